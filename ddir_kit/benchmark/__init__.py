@@ -1,0 +1,1 @@
+"""Datasets and samplers, training, evaluation, metrics and protocols, reports."""

@@ -1,0 +1,1 @@
+"""Checkerboard detection, scale measurement, the scale(focal) model and its inversion."""

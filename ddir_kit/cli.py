@@ -1,0 +1,226 @@
+"""The `ddir-kit` command line. Thin: parse options, call one library function, print.
+
+Expected failures arrive as DdirKitError and leave as one line on stderr with exit code 1;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import DdirKitError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except DdirKitError as e:
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(1)
+
+
+def _not_built(command: str, issue: int) -> None:
+    raise DdirKitError(f"`ddir-kit {command}` is not built yet (tracked in issue {issue})")
+
+
+_path_in = click.Path(exists=False, path_type=Path)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ddir-kit")
+def cli():
+    """Build real-world scale-arbitrary SR datasets with a zoom lens, and benchmark DDIR,
+    LIIF, LTE and CiaoSR on them.
+
+    \b
+    The flow, one command per stage:
+      calibrate  checkerboard sweep      -> calibration.json
+      capture    plan | ingest | simulate -> captures/<scene>/
+      register   captures/               -> aligned/<scene>/x<s>/
+      crop       aligned/                -> dataset (RealArbiSR layout); validate checks it
+      train, test, bench, score          -> runs/<name>/
+      upscale    checkpoint + photo      -> photo at any scale
+      demo       all of the above on the virtual zoom camera
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# photos
+
+
+@cli.command()
+@click.argument("photos", nargs=-1, required=True, type=_path_in)
+def info(photos):
+    """Show size, bit depth and EXIF of photos (JPEG, PNG, TIFF, RAW)."""
+    from .capture.exif import read_exif
+    from .capture.photo_io import read_photo
+
+    failed = 0
+    for path in photos:
+        try:
+            photo = read_photo(path)
+            exif = read_exif(path)
+        except DdirKitError as e:
+            click.echo(f"skipped: {e}", err=True)
+            failed += 1
+            continue
+        w, h = photo.size
+        fields = ", ".join(f"{k}={v}" for k, v in exif.to_dict().items() if v is not None) or "no EXIF"
+        click.echo(f"{path}: {w}x{h}, {photo.bit_depth}-bit; {fields}")
+    if failed == len(photos):
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------------------------------
+# calibration
+
+
+@cli.command()
+@click.argument("shots_dir", type=_path_in)
+@click.option("--out", type=_path_in, default=Path("calibration.json"), show_default=True)
+@click.option("--scales", default="1.5,1.7,2,2.3,2.5,2.7,3,3.3,3.5,3.7,4", show_default=True)
+@click.option("--board", default="9x6", show_default=True, help="inner corners, columns x rows")
+@click.option("--reference-focal", type=float, default=None, help="mm; default: the longest in the sweep")
+def calibrate(shots_dir, out, scales, board, reference_focal):
+    """Measure the zoom lens's scale against focal length from a checkerboard sweep."""
+    _not_built("calibrate", 4)
+
+
+# ---------------------------------------------------------------------------------------
+# capture
+
+
+@cli.group(cls=_Group)
+def capture():
+    """Shot plans, ingest of a camera card, and the virtual zoom camera."""
+
+
+@capture.command()
+@click.argument("calibration", type=_path_in)
+def plan(calibration):
+    """The shot list for one scene from a calibration."""
+    _not_built("capture plan", 4)
+
+
+@capture.command()
+@click.argument("card_dir", type=_path_in)
+@click.option("--calibration", type=_path_in, required=True)
+@click.option("--out", type=_path_in, required=True)
+def ingest(card_dir, calibration, out):
+    """Group a camera card's photos into scenes ready for registration."""
+    _not_built("capture ingest", 5)
+
+
+@capture.group(cls=_Group)
+def simulate():
+    """Shoot with the virtual zoom camera (known ground truth)."""
+
+
+@simulate.command("calibration")
+@click.argument("out", type=_path_in)
+def simulate_calibration(out):
+    """A checkerboard sweep over the zoom range."""
+    _not_built("capture simulate calibration", 3)
+
+
+@simulate.command("scenes")
+@click.argument("out", type=_path_in)
+def simulate_scenes(out):
+    """Scenes shot at HR and at every LR scale."""
+    _not_built("capture simulate scenes", 3)
+
+
+# ---------------------------------------------------------------------------------------
+# registration and datasets
+
+
+@cli.command()
+@click.argument("captures", required=False, type=_path_in)
+@click.option("--out", type=_path_in)
+def register(captures, out):
+    """Align LR to HR photos into exact-scale pairs."""
+    _not_built("register", 6)
+
+
+@cli.command()
+@click.argument("aligned", type=_path_in)
+@click.option("--out", type=_path_in, required=True)
+def crop(aligned, out):
+    """Cut aligned pairs into a dataset in the RealArbiSR layout."""
+    _not_built("crop", 6)
+
+
+@cli.command()
+@click.argument("dataset", type=_path_in)
+def validate(dataset):
+    """Check a dataset in the RealArbiSR layout."""
+    _not_built("validate", 6)
+
+
+# ---------------------------------------------------------------------------------------
+# benchmark
+
+
+@cli.command()
+@click.option("--method", required=True)
+@click.option("--data", type=_path_in, required=True)
+@click.option("--out", type=_path_in, required=True)
+def train(method, data, out):
+    """Train one method on a dataset."""
+    _not_built("train", 8)
+
+
+@cli.command()
+@click.option("--checkpoint", type=_path_in, required=True)
+@click.option("--data", type=_path_in, required=True)
+def test(checkpoint, data):
+    """Score a checkpoint on a dataset's test split."""
+    _not_built("test", 8)
+
+
+@cli.command()
+@click.option("--methods", default="bicubic,liif,lte,ciaosr,ddir", show_default=True)
+@click.option("--data", type=_path_in, required=True)
+@click.option("--out", type=_path_in, required=True)
+def bench(methods, data, out):
+    """Train and score several methods; write the paper's tables."""
+    _not_built("bench", 8)
+
+
+@cli.command()
+@click.argument("sr_dir", type=_path_in)
+@click.argument("hr_dir", type=_path_in)
+@click.option("--scale", required=True)
+def score(sr_dir, hr_dir, scale):
+    """PSNR-Y / SSIM-Y of a folder of results against ground truth."""
+    _not_built("score", 8)
+
+
+@cli.command()
+@click.argument("image", type=_path_in)
+@click.option("--checkpoint", type=_path_in, required=True)
+@click.option("--out", type=_path_in, required=True)
+@click.option("--scale", default=None)
+def upscale(image, checkpoint, out, scale):
+    """Upscale a photo by any factor with a trained checkpoint."""
+    _not_built("upscale", 7)
+
+
+@cli.command()
+@click.option("--out", type=_path_in, default=Path("demo-out"), show_default=True)
+@click.option("--fast", is_flag=True, help="a smaller run (CI)")
+def demo(out, fast):
+    """Run the whole flow on the virtual zoom camera and write a report."""
+    _not_built("demo", 9)
+
+
+def main() -> None:
+    cli(prog_name="ddir-kit")
+
+
+if __name__ == "__main__":
+    main()

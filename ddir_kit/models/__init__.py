@@ -1,0 +1,1 @@
+"""Encoders (EDSR-baseline, RDN), implicit decoders (LIIF, LTE, CiaoSR, DDIR), registry, checkpoints."""

@@ -1,0 +1,1 @@
+"""Coarse and fine LR-HR alignment, pair resampling, quality gates, cropping, datasets."""
