@@ -1,0 +1,1 @@
+"""Datasets on disk: the RealArbiSR layout that `crop` writes and `bench` reads."""
