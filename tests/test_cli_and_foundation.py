@@ -1,0 +1,64 @@
+"""The CLI lists the whole flow; scale tags; atomic writes."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from ddir_kit.cli import cli
+from ddir_kit.errors import DdirKitError
+from ddir_kit.fileio import atomic_path, atomic_write_json, read_json
+from ddir_kit.scales import as_fraction, lr_size_multiple, parse_scale_list, scale_tag
+
+FLOW = ["calibrate", "capture", "register", "crop", "validate", "train", "test", "bench", "score", "upscale", "demo"]
+
+
+def _all_command_paths(group: click.Group, prefix=()):
+    for name, cmd in group.commands.items():
+        yield (*prefix, name)
+        if isinstance(cmd, click.Group):
+            yield from _all_command_paths(cmd, (*prefix, name))
+
+
+def test_help_lists_every_stage_of_the_flow():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for name in FLOW:
+        assert name in result.output
+
+
+def test_every_subcommand_has_working_help():
+    runner = CliRunner()
+    paths = list(_all_command_paths(cli))
+    assert len(paths) >= len(FLOW) + 3  # capture's plan, ingest, simulate
+    for path in paths:
+        result = runner.invoke(cli, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert "Usage:" in result.output
+
+
+def test_scale_tags_follow_the_realarbisr_names():
+    assert [scale_tag(s) for s in (1.5, 2, 2.3, "2.25", "x4", "3dot7")] == ["1dot5", "2", "2dot3", "2dot25", "4", "3dot7"]
+    assert as_fraction(2.3) == Fraction(23, 10) and as_fraction("1dot5") == Fraction(3, 2)
+    assert lr_size_multiple(2.3) == 10 and lr_size_multiple(1.5) == 2 and lr_size_multiple(3) == 1
+    assert parse_scale_list("1.5, 2,x2.5") == [Fraction(3, 2), 2, Fraction(5, 2)]
+
+
+@pytest.mark.parametrize("bad", ["1", "0.5", "abc", ""])
+def test_bad_scales_raise_the_project_error(bad):
+    with pytest.raises(DdirKitError):
+        parse_scale_list(bad)
+
+
+def test_atomic_write_leaves_nothing_when_the_writer_fails(tmp_path):
+    target = tmp_path / "out" / "result.json"
+    atomic_write_json(target, {"a": 1})
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert read_json(target) == {"a": 1}
+    assert [p.name for p in target.parent.iterdir()] == ["result.json"]
