@@ -194,10 +194,21 @@ def bench(methods, data, out):
 @cli.command()
 @click.argument("sr_dir", type=_path_in)
 @click.argument("hr_dir", type=_path_in)
-@click.option("--scale", required=True)
-def score(sr_dir, hr_dir, scale):
-    """PSNR-Y / SSIM-Y of a folder of results against ground truth."""
-    _not_built("score", 8)
+@click.option("--scale", required=True, help="the SR factor (sets the shave, ceil(s) px)")
+@click.option("--protocol", type=click.Choice(["ddir", "basicsr", "realsr"]), default="ddir", show_default=True)
+@click.option("--out", "out_csv", type=_path_in, default=None, help="per-image CSV")
+def score(sr_dir, hr_dir, scale, protocol, out_csv):
+    """PSNR-Y / SSIM-Y of a folder of results against ground truth (files paired by sorted name)."""
+    from .benchmark.metrics import get_protocol
+    from .benchmark.scoring import score_folders
+
+    result = score_folders(sr_dir, hr_dir, scale, protocol, out_csv)
+    for im in result.images:
+        click.echo(f"{im.name}: PSNR-Y {im.psnr_y_db:.3f} dB, SSIM-Y {im.ssim_y:.4f}")
+    click.echo(f"mean of {len(result.images)} images at x{result.scale:g}: PSNR-Y {result.psnr_y_db:.3f} dB, "
+               f"SSIM-Y {result.ssim_y:.4f}  [{get_protocol(protocol).description}]")
+    if out_csv:
+        click.echo(f"wrote {out_csv}")
 
 
 @cli.command()
