@@ -110,9 +110,43 @@ def plan(calibration):
 @click.argument("card_dir", type=_path_in)
 @click.option("--calibration", type=_path_in, required=True)
 @click.option("--out", type=_path_in, required=True)
-def ingest(card_dir, calibration, out):
-    """Group a camera card's photos into scenes ready for registration."""
-    _not_built("capture ingest", 5)
+@click.option("--tolerance", "tolerance_mm", type=float, default=0.75, show_default=True,
+              help="mm between an EXIF focal length and a calibrated one")
+@click.option("--gap", "max_gap_s", type=float, default=120.0, show_default=True,
+              help="seconds of pause between shots that end a scene")
+@click.option("--jobs", type=int, default=1, show_default=True, help="worker processes over scenes")
+@click.option("--shard", default="1/1", show_default=True, help="i/N: take the i-th of N equal shares of the scenes")
+def ingest(card_dir, calibration, out, tolerance_mm, max_gap_s, jobs, shard):
+    """Group a camera card's photos into scenes ready for registration.
+
+    Writes OUT/<scene>/hr.png, lr_x<tag>.png, scene.json, manifest.json and
+    OUT/ingest_report.csv. A rerun skips finished scenes."""
+    from .capture.ingest import ingest_card, parse_shard
+
+    def show(o):
+        click.echo(f"{o.scene}: {o.status}, {len(o.scales)} LR, {o.warnings} warnings ({o.seconds:.1f} s)")
+
+    report = ingest_card(card_dir, calibration, out, tolerance_mm=tolerance_mm, max_gap_s=max_gap_s,
+                         jobs=jobs, shard=parse_shard(shard), progress=show)
+    click.echo(f"\n{'scene':<12} {'status':<11} {'HR source':<28} {'scales':<34} missing")
+    for o in report.scenes:
+        click.echo(f"{o.scene:<12} {o.status:<11} {(o.hr_file or '-'):<28} "
+                   f"{','.join(f'{s:g}' for s in o.scales) or '-':<34} {','.join(f'{s:g}' for s in o.missing) or '-'}")
+    kinds = sorted({f.kind for f in report.findings if f.kind != "used"})
+    click.echo(f"\n{report.photos_scanned} files, {report.scenes_planned} scenes planned, shard "
+               f"{report.shard[0]}/{report.shard[1]}: {len(report.scenes_with('written'))} written, "
+               f"{len(report.scenes_with('up_to_date'))} already done (skipped), "
+               f"{len(report.scenes_with('failed'))} failed")
+    for kind in kinds:
+        click.echo(f"  {kind}: {report.count(kind)}")
+    for f in report.findings:
+        if f.level != "info":
+            click.echo(f"{f.level}: {f.scene or '-'} {f.file or ''} {f.message}".replace("  ", " "), err=True)
+    click.echo(f"report: {report.report_csv}")
+    if report.scenes and all(o.status == "failed" for o in report.scenes):
+        sys.exit(1)
+    if report.scenes_planned == 0:
+        raise DdirKitError("no scene found (an HR shot at the reference focal length followed by LR shots)", card_dir)
 
 
 @capture.group(cls=_Group)
@@ -122,9 +156,24 @@ def simulate():
 
 @simulate.command("calibration")
 @click.argument("out", type=_path_in)
-def simulate_calibration(out):
-    """A checkerboard sweep over the zoom range."""
-    _not_built("capture simulate calibration", 3)
+@click.option("--focals", default="24,28,32,35,40,45,50,55,60,70,80,90,105", show_default=True,
+              help="EXIF focal lengths, mm; the longest is the reference")
+@click.option("--sensor", default="1200x800", show_default=True, help="WxH pixels (full frame: 5760x3840)")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["jpg", "png", "tif", "dng"]), default="jpg", show_default=True)
+@click.option("--board", default="9x6", show_default=True, help="inner corners, columns x rows")
+@click.option("--bayer/--no-bayer", default=False, help="RGGB sensor with demosaicing")
+def simulate_calibration(out, focals, sensor, seed, fmt, board, bayer):
+    """A checkerboard sweep over the zoom range, with truth.json (true scales and corners)."""
+    from .capture.simulate import parse_focals, parse_size, simulate_calibration as run
+
+    cols, rows = parse_size(board, "board")
+    w, h = parse_size(sensor, "sensor")
+    sweep = run(out, parse_focals(focals), seed=seed, fmt=fmt, sensor=(w, h), board_corners=(cols, rows),
+                bayer=bayer, progress=click.echo)
+    for path in sweep.skipped:
+        click.echo(f"skipped (already done): {path.name}")
+    click.echo(f"{len(sweep.photos)} photos and {sweep.truth_path.name} in {sweep.out}")
 
 
 @simulate.command("scenes")
