@@ -214,30 +214,116 @@ def validate(dataset):
 # benchmark
 
 
+def _tqdm_progress(desc: str, with_loss: bool):
+    """A progress callback drawing a tqdm bar (created on the first call, when the total is known)."""
+    from tqdm import tqdm
+
+    state = {}
+
+    def cb(done, total, loss=None):
+        if "bar" not in state:
+            state["bar"] = tqdm(total=total, initial=done - 1, desc=desc, unit="it" if with_loss else "img",
+                                dynamic_ncols=True, file=sys.stderr)
+        bar = state["bar"]
+        bar.update(done - bar.n)
+        if loss is not None:
+            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        if done >= total:
+            bar.close()
+
+    return cb
+
+
+_profile_opts = [
+    click.option("--profile", default="paper", show_default=True,
+                 help="paper (MODELS.md recipe, for GPUs), quick (2-core CPU, minutes), or a YAML file"),
+    click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a profile key (repeatable)"),
+    click.option("--device", default="cpu", show_default=True, help="cpu or cuda (per rank under torchrun)"),
+    click.option("--scale", "data_scale", default=None, help="the scale of plain HR/LR folders"),
+]
+
+
+def _with_profile_opts(f):
+    for opt in reversed(_profile_opts):
+        f = opt(f)
+    return f
+
+
 @cli.command()
-@click.option("--method", required=True)
+@click.option("--method", required=True, help="bicubic, liif, lte, ciaosr, ddir, or an ablation")
+@click.option("--encoder", type=click.Choice(["edsr", "rdn"]), default="edsr", show_default=True)
 @click.option("--data", type=_path_in, required=True)
 @click.option("--out", type=_path_in, required=True)
-def train(method, data, out):
-    """Train one method on a dataset."""
-    _not_built("train", 8)
+@click.option("--resume", is_flag=True, help="continue the unfinished run in --out from its last checkpoint")
+@_with_profile_opts
+def train(method, encoder, data, out, resume, profile, overrides, device, data_scale):
+    """Train one method on a dataset's Train split (torchrun for several processes)."""
+    from .benchmark.profiles import load_profile, parse_set
+    from .benchmark.training import train_method
+
+    prof = load_profile(profile, parse_set(overrides))
+    res = train_method(method, data, out, prof, encoder, resume=resume, device=device, scale=data_scale,
+                       progress=_tqdm_progress(f"{method}-{encoder}", True))
+    if res.skipped:
+        click.echo(f"skipped: {res.model_path} exists (finished run)")
+    elif res.iters:
+        resumed = f", resumed at iteration {res.resumed_at_iter}" if res.resumed_at_iter is not None else ""
+        click.echo(f"trained {method}-{encoder}: {res.iters} iterations, final loss {res.final_loss:.4f}, "
+                   f"{res.seconds:.0f} s{resumed} -> {res.model_path}")
 
 
 @cli.command()
 @click.option("--checkpoint", type=_path_in, required=True)
 @click.option("--data", type=_path_in, required=True)
-def test(checkpoint, data):
-    """Score a checkpoint on a dataset's test split."""
-    _not_built("test", 8)
+@click.option("--scales", default=None, help="comma list; default: every test scale of the dataset")
+@click.option("--protocol", type=click.Choice(["ddir", "basicsr", "realsr"]), default="ddir", show_default=True)
+@click.option("--out", "out_csv", type=_path_in, default=None, help="per-image CSV")
+@click.option("--save-dir", type=_path_in, default=None, help="also write the predictions (16-bit PNG)")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--max-memory-mb", type=int, default=1024, show_default=True, help="per chunk of queries")
+@click.option("--scale", "data_scale", default=None, help="the scale of plain HR/LR folders")
+def test(checkpoint, data, scales, protocol, out_csv, save_dir, device, max_memory_mb, data_scale):
+    """Score a checkpoint on a dataset's Test split: full images, PSNR-Y / SSIM-Y per image and scale."""
+    from .benchmark.evaluation import test_checkpoint
+    from .benchmark.metrics import get_protocol
+    from .scales import parse_scale_list
+
+    res = test_checkpoint(checkpoint, data, parse_scale_list(scales) if scales else None, protocol, device,
+                          max_memory_mb << 20, out_csv, save_dir, data_scale, _tqdm_progress("test", False))
+    if not res.is_main:
+        return
+    for im in res.images:
+        click.echo(f"x{im.scale:g} {im.name}: PSNR-Y {im.psnr_y_db:.3f} dB, SSIM-Y {im.ssim_y:.4f}")
+    for s in res.per_scale:
+        click.echo(f"x{s.scale:g}: {s.n_images} images, PSNR-Y {s.psnr_y_db:.3f} dB, SSIM-Y {s.ssim_y:.4f}")
+    click.echo(f"protocol: {get_protocol(protocol).description}")
 
 
 @cli.command()
 @click.option("--methods", default="bicubic,liif,lte,ciaosr,ddir", show_default=True)
+@click.option("--encoder", type=click.Choice(["edsr", "rdn"]), default="edsr", show_default=True)
 @click.option("--data", type=_path_in, required=True)
 @click.option("--out", type=_path_in, required=True)
-def bench(methods, data, out):
-    """Train and score several methods; write the paper's tables."""
-    _not_built("bench", 8)
+@click.option("--checkpoints", type=_path_in, default=None,
+              help="folder of <method>-<encoder>.pt checkpoints to test instead of training")
+@_with_profile_opts
+def bench(methods, encoder, data, out, checkpoints, profile, overrides, device, data_scale):
+    """Train what has no checkpoint, test every method at every test scale, write the paper's tables."""
+    from .benchmark.bench import run_bench
+    from .benchmark.profiles import load_profile, parse_set
+
+    prof = load_profile(profile, parse_set(overrides))
+    names = [m.strip() for m in methods.split(",") if m.strip()]
+    res = run_bench(names, data, out, prof, encoder, checkpoints, device, data_scale,
+                    log=lambda msg: click.echo(msg, err=True),
+                    train_progress=lambda label: _tqdm_progress(f"train {label}", True),
+                    test_progress=lambda label: _tqdm_progress(f"test {label}", False))
+    for line in res.skipped:
+        click.echo(f"skipped {line}")
+    for r in res.rows:
+        click.echo(f"{r.method:>14} {r.encoder:>5} x{r.scale:<4g} {r.n_images:3d} images  "
+                   f"PSNR-Y {r.psnr_y:.3f} dB  SSIM-Y {r.ssim_y:.4f}")
+    click.echo(f"wrote {res.out_dir / 'results.md'}, results.csv, results.tex, psnr_vs_scale.png, crops.png")
 
 
 @cli.command()

@@ -1,0 +1,153 @@
+"""The paper's training sampler (MODELS.md, training recipe), deterministic by construction.
+
+Every sample is a pure function of (seed, epoch, index): its scale, image, crop offset, flips
+and query points come from ``numpy.random.default_rng([seed, epoch, index])``. So the data a
+run sees does not depend on the number of DataLoader workers, on torch.distributed ranks, or
+on where a killed run was resumed; the loader's whole state is the position in the stream of
+global batches (``BatchStream``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..errors import DdirKitError
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    lr_patch_px: int = 48  # LR crop side; raised to a multiple of every training scale's denominator
+    queries: int = 2304  # HR pixels sampled per patch, without replacement
+    repeat: int = 20  # an epoch visits each image this many times
+    augment: bool = True  # random h-flip, v-flip, transpose (the same on LR and HR)
+    deform_target: bool = False  # add DDIR's deformation target
+
+
+def patch_side_px(lr_patch_px: int, scales) -> int:
+    """Smallest LR side >= lr_patch_px that is a multiple of every scale's denominator, so the
+    HR crop of side s x side is whole pixels at every scale (48 for {1.5, ..., 4}; 50 with 2.9)."""
+    m = math.lcm(*[Fraction(s).denominator for s in scales])
+    return -(-lr_patch_px // m) * m
+
+
+class TrainPatches(Dataset):
+    """Map-style dataset indexed by (epoch, index) keys.
+
+    images: {scale: [(lr uint8 h x w x 3, hr uint8 (s h) x (s w) x 3), ...]}, one list per
+    training scale folder. A sample is a dict of tensors:
+      lr (3, p, p) float32 [0, 1];  coord (Q, 2) (y, x) on [-1, 1];  cell (Q, 2) = (2/H, 2/W);
+      rgb (Q, 3) float32 [0, 1];  deform (Q, 3) HR minus bicubic-upscaled LR (when enabled);
+      scale () float32.
+    """
+
+    def __init__(self, images: dict, config: SamplerConfig, seed: int):
+        if not images or not any(images.values()):
+            raise DdirKitError("no training pairs")
+        self.images = {Fraction(s): v for s, v in images.items() if v}
+        self.scales = sorted(self.images)
+        self.config = config
+        self.seed = int(seed)
+        self.side = patch_side_px(config.lr_patch_px, self.scales)
+        for s, pairs in self.images.items():
+            for lr, hr in pairs:
+                if min(lr.shape[:2]) < self.side:
+                    raise DdirKitError(f"a x{float(s):g} training LR image is {lr.shape[1]}x{lr.shape[0]}, "
+                                       f"smaller than the {self.side} px training crop")
+            hp = int(self.side * s) ** 2
+            if hp < config.queries:
+                raise DdirKitError(f"x{float(s):g} HR crop has {hp} pixels, fewer than {config.queries} queries")
+
+    @property
+    def epoch_length(self) -> int:
+        return max(len(v) for v in self.images.values()) * self.config.repeat
+
+    def __len__(self) -> int:
+        return self.epoch_length
+
+    def __getitem__(self, key):
+        epoch, index = key
+        rng = np.random.default_rng([self.seed, 1, int(epoch), int(index)])
+        s = self.scales[int(rng.integers(len(self.scales)))]
+        pairs = self.images[s]
+        lr, hr = pairs[index % len(pairs)]
+        q, side = s.denominator, self.side
+        oy = int(rng.integers((lr.shape[0] - side) // q + 1)) * q
+        ox = int(rng.integers((lr.shape[1] - side) // q + 1)) * q
+        hside = int(side * s)
+        lr_p = lr[oy:oy + side, ox:ox + side]
+        hy, hx = int(oy * s), int(ox * s)  # integers: offsets are multiples of the denominator
+        hr_p = hr[hy:hy + hside, hx:hx + hside]
+        if self.config.augment:
+            hflip, vflip, transpose = rng.random(3) < 0.5
+            if hflip:
+                lr_p, hr_p = lr_p[:, ::-1], hr_p[:, ::-1]
+            if vflip:
+                lr_p, hr_p = lr_p[::-1], hr_p[::-1]
+            if transpose:
+                lr_p, hr_p = lr_p.transpose(1, 0, 2), hr_p.transpose(1, 0, 2)
+        lr_t = torch.from_numpy(np.ascontiguousarray(lr_p).transpose(2, 0, 1).astype(np.float32) / 255.0)
+        hr_t = torch.from_numpy(np.ascontiguousarray(hr_p).transpose(2, 0, 1).astype(np.float32) / 255.0)
+        idx = torch.from_numpy(rng.choice(hside * hside, self.config.queries, replace=False))
+        from ..models.coords import make_coord
+
+        coord = make_coord((hside, hside))[idx]
+        sample = {
+            "lr": lr_t,
+            "coord": coord,
+            "cell": torch.tensor([2.0 / hside, 2.0 / hside]).expand(self.config.queries, 2).clone(),
+            "rgb": hr_t.reshape(3, -1).t()[idx],
+            "scale": torch.tensor(float(s)),
+        }
+        if self.config.deform_target:
+            from ..models.bicubic import resize_bicubic
+
+            up = resize_bicubic(lr_t[None], (hside, hside))[0]
+            sample["deform"] = (hr_t - up).reshape(3, -1).t()[idx]
+        return sample
+
+
+class BatchStream(torch.utils.data.Sampler):
+    """Global batches of (epoch, index) keys from a resume position on; this rank's share.
+
+    Batch b of epoch e holds keys perm_e[b B:(b+1) B] with perm_e a permutation seeded by
+    (seed, e) (last partial batch dropped). Under torch.distributed each rank takes a
+    contiguous B / world slice, so W processes together see exactly what one process with
+    the same global batch sees.
+    """
+
+    def __init__(self, epoch_length: int, global_batch: int, seed: int, total_iters: int,
+                 start_iter: int = 0, rank: int = 0, world: int = 1):
+        if global_batch % world:
+            raise DdirKitError(f"global batch {global_batch} is not divisible by {world} processes")
+        self.per_epoch = epoch_length // global_batch
+        if self.per_epoch == 0:
+            raise DdirKitError(f"an epoch of {epoch_length} samples holds no full batch of {global_batch}")
+        self.n, self.batch, self.seed = epoch_length, global_batch, seed
+        self.total, self.start = total_iters, start_iter
+        self.rank, self.world = rank, world
+
+    def __len__(self) -> int:
+        return max(self.total - self.start, 0)
+
+    def __iter__(self):
+        perm, perm_epoch = None, -1
+        share = self.batch // self.world
+        for it in range(self.start, self.total):
+            epoch, b = divmod(it, self.per_epoch)
+            if epoch != perm_epoch:
+                perm = np.random.default_rng([self.seed, 2, epoch]).permutation(self.n)
+                perm_epoch = epoch
+            keys = perm[b * self.batch:(b + 1) * self.batch][self.rank * share:(self.rank + 1) * share]
+            yield [(epoch, int(k)) for k in keys]
+
+
+def worker_init(_worker_id: int) -> None:
+    # Each worker builds one sample at a time; several torch threads per worker would only
+    # fight the training process for the two cores.
+    torch.set_num_threads(1)

@@ -1,0 +1,208 @@
+"""Training one method on one dataset: resumable to the bit on CPU, and data-parallel under
+torchrun.
+
+A run folder holds:
+    run.json    method, encoder, profile, dataset, model spec (written once)
+    state.pt    model, optimizer, scheduler, every RNG state and the loader position
+                (written atomically every ``checkpoint_every_iters`` and at the end)
+    log.csv     iter, epoch, loss, lr, elapsed_s (rewritten atomically)
+    model.pt    the final checkpoint (models.save_checkpoint), present only when finished
+
+The sampler draws every sample from (seed, epoch, index) alone (sampler.py), so the loader's
+state is the next iteration number; with the model, Adam, the scheduler and the global RNGs
+restored, a resumed run repeats exactly the arithmetic of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..errors import DdirKitError
+from ..fileio import atomic_path, atomic_write_json, atomic_write_text, read_json
+from .datasets import SRDataset, load_cache, open_dataset
+from .distributed import DistContext, barrier, init_distributed
+from .profiles import Profile
+from .sampler import BatchStream, SamplerConfig, TrainPatches, worker_init
+
+# Profile keys that change the arithmetic of training; a resume must keep them.
+_TRAINING_KEYS = ("lr_patch_px", "queries", "repeat", "augment", "batch", "epochs", "lr", "lr_by_method",
+                  "lr_milestones_epochs", "lr_gamma", "seed")
+
+
+@dataclass(frozen=True)
+class TrainSummary:
+    run_dir: Path
+    model_path: Path
+    iters: int
+    final_loss: float
+    seconds: float
+    resumed_at_iter: int | None
+    skipped: bool = False
+
+
+ProgressFn = Callable[[int, int, float], None]  # (iteration done, total, loss)
+
+
+def _rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _save_state(path: Path, obj: dict) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def _write_log(path: Path, rows: list) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(("iter", "epoch", "loss", "lr", "elapsed_s"))
+    w.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path, profile: Profile,
+                 encoder: str = "edsr", resume: bool = False, device: str = "cpu", scale=None,
+                 progress: ProgressFn | None = None, ctx: DistContext | None = None) -> TrainSummary:
+    """Train ``method`` with ``encoder`` on the Train split of ``data``; write the run folder.
+
+    A finished run (model.pt present) is skipped. An unfinished one needs ``resume=True``.
+    Under torchrun, pass nothing for ``ctx``: the process group is joined here.
+    """
+    from ..models import make_model, save_checkpoint
+
+    out_dir = Path(out_dir)
+    ctx = ctx or init_distributed(device)
+    model_path, state_path, log_path = out_dir / "model.pt", out_dir / "state.pt", out_dir / "log.csv"
+    if model_path.is_file():
+        return TrainSummary(out_dir, model_path, 0, math.nan, 0.0, None, skipped=True)
+    if state_path.is_file() and not resume:
+        raise DdirKitError("an unfinished run is here; pass --resume to continue it or choose another --out", out_dir)
+
+    ds = data if isinstance(data, SRDataset) else open_dataset(data, scale)
+    if not ds.train:
+        raise DdirKitError("dataset has no Train split to train on", ds.root)
+    if ctx.device == "cpu":
+        torch.set_num_threads(profile.torch_threads)
+    random.seed(profile.seed)
+    np.random.seed(profile.seed)
+    torch.manual_seed(profile.seed)
+    model = make_model(method, encoder)
+    if not getattr(model, "trainable", True):
+        raise DdirKitError(f"{method} has no weights to train")
+    model.to(ctx.device)
+    spec = model.spec
+
+    run_info = {"method": method, "encoder": encoder, "profile": profile.to_dict(), "dataset": str(ds.root),
+                "dataset_kind": ds.kind, "train_scales": [float(s) for s in ds.train_scales],
+                "world_size": ctx.world, "model_spec": spec}
+    run_json = out_dir / "run.json"
+    if resume and run_json.is_file():
+        old = read_json(run_json)
+        for key in ("method", "encoder"):
+            if old.get(key) != run_info[key]:
+                raise DdirKitError(f"--resume with {key} {run_info[key]!r} but the run used {old.get(key)!r}", run_json)
+        for key in _TRAINING_KEYS:
+            if old["profile"].get(key) != run_info["profile"][key]:
+                raise DdirKitError(f"--resume with profile {key}={run_info['profile'][key]!r} "
+                                   f"but the run used {old['profile'].get(key)!r}", run_json)
+
+    cache = load_cache(ds, "Train")
+    scfg = SamplerConfig(profile.lr_patch_px, profile.queries, profile.repeat, profile.augment,
+                         deform_target=bool(getattr(model, "uses_deform_target", False)))
+    patches = TrainPatches(cache, scfg, profile.seed)
+    per_epoch = patches.epoch_length // profile.batch
+    if per_epoch == 0:
+        raise DdirKitError(f"an epoch of {patches.epoch_length} patches holds no batch of {profile.batch}; "
+                           "lower --set batch or raise --set repeat", ds.root)
+    total = per_epoch * profile.epochs
+
+    opt = torch.optim.Adam(model.parameters(), lr=profile.lr_for(method))
+    sched = torch.optim.lr_scheduler.MultiStepLR(
+        opt, milestones=[m * per_epoch for m in profile.lr_milestones_epochs], gamma=profile.lr_gamma)
+    start, rows, elapsed0, resumed_at = 0, [], 0.0, None
+    if resume and state_path.is_file():
+        st = torch.load(state_path, map_location=ctx.device, weights_only=False)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["optimizer"])
+        sched.load_state_dict(st["scheduler"])
+        _set_rng_state(st["rng"])
+        start, rows, elapsed0 = st["loader"]["next_iter"], st["log"], st["elapsed_s"]
+        resumed_at = start
+    elif ctx.is_main:
+        atomic_write_json(run_json, run_info)
+
+    net = model
+    if ctx.active:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[ctx.local_rank] if ctx.device.startswith("cuda") else None)
+    stream = BatchStream(patches.epoch_length, profile.batch, profile.seed, total, start, ctx.rank, ctx.world)
+    loader = torch.utils.data.DataLoader(
+        patches, batch_sampler=stream, num_workers=profile.num_workers,
+        worker_init_fn=worker_init if profile.num_workers else None,
+        pin_memory=ctx.device.startswith("cuda"))
+
+    def save(next_iter: int) -> None:
+        if ctx.is_main:
+            _save_state(state_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                     "scheduler": sched.state_dict(), "rng": _rng_state(),
+                                     "loader": {"next_iter": next_iter, "iters_per_epoch": per_epoch},
+                                     "log": rows, "elapsed_s": elapsed0 + time.monotonic() - t0})
+            _write_log(log_path, rows)
+        barrier(ctx)
+
+    t0 = time.monotonic()
+    loss_value = math.nan
+    model.train()
+    it = start
+    for batch in loader:
+        batch = {k: v.to(ctx.device, non_blocking=True) for k, v in batch.items()}
+        out = net(batch["lr"], batch["coord"], batch["cell"])
+        loss = model.loss(out, batch["rgb"], batch.get("deform"))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        it += 1
+        loss_t = loss.detach()
+        if ctx.active:
+            torch.distributed.all_reduce(loss_t)
+            loss_t /= ctx.world
+        loss_value = float(loss_t)
+        if not math.isfinite(loss_value):
+            raise DdirKitError(f"training diverged at iteration {it} (loss {loss_value})", out_dir)
+        if it % profile.log_every_iters == 0 or it == total:
+            rows.append((it, (it - 1) // per_epoch + 1, f"{loss_value:.6f}", f"{sched.get_last_lr()[0]:.3g}",
+                         f"{elapsed0 + time.monotonic() - t0:.1f}"))
+        if progress and ctx.is_main:
+            progress(it, total, loss_value)
+        if it % profile.checkpoint_every_iters == 0 and it < total:
+            save(it)
+    save(total)
+    if ctx.is_main:
+        extra = {"method": method, "encoder": encoder, "profile": profile.name, "iters": total,
+                 "train_scales": [float(s) for s in ds.train_scales], "dataset": str(ds.root)}
+        with atomic_path(model_path) as tmp:
+            save_checkpoint(tmp, model, extra=extra)
+    barrier(ctx)
+    return TrainSummary(out_dir, model_path, total, loss_value, elapsed0 + time.monotonic() - t0, resumed_at)
