@@ -1,0 +1,67 @@
+"""Checkpoints that carry their own spec, so a model is rebuilt from the file alone.
+
+Format: a torch file holding {"format": "ddir-kit-checkpoint", "version": 1, "spec": model.spec,
+"state_dict": weights, "extra": extra}. Loaded with ``torch.load(weights_only=True)``, which
+unpickles only tensors and plain containers, never arbitrary objects.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import DdirKitError
+from ..fileio import atomic_path
+
+FORMAT = "ddir-kit-checkpoint"
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, extra: dict | None = None) -> Path:
+    """Write spec + weights + ``extra`` (tensors and plain containers/numbers/strings only)
+    atomically. Returns the path."""
+    path = Path(path)
+    payload = {"format": FORMAT, "version": 1, "spec": dict(model.spec),
+               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+               "extra": dict(extra or {})}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> tuple[nn.Module, dict]:
+    """(model with the stored weights, in eval mode, on ``map_location``; the stored extra).
+
+    Also accepts public LIIF/LTE/DDIR checkpoints ({'model': {'name', 'args', 'sd'}}).
+    Raises DdirKitError naming the file if it is missing, unreadable or not a checkpoint.
+    """
+    from .registry import make_model
+
+    path = Path(path)
+    if not path.is_file():
+        raise DdirKitError("checkpoint not found", path)
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
+        raise DdirKitError(f"not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:120]})", path) from e
+    if isinstance(payload, dict) and payload.get("format") == FORMAT:
+        model = make_model(**payload["spec"])
+        _load_state(model, payload["state_dict"], path)
+        extra = payload.get("extra", {})
+    elif isinstance(payload, dict) and isinstance(payload.get("model"), dict) and "sd" in payload["model"]:
+        from .public_import import model_from_public
+
+        model = model_from_public(payload["model"], path)
+        extra = {k: v for k, v in payload.items() if k != "model" and not isinstance(v, dict)}
+    else:
+        raise DdirKitError("not a ddir-kit or LIIF-family checkpoint (no spec and weights inside)", path)
+    return model.to(map_location).eval(), extra
+
+
+def _load_state(model: nn.Module, state: dict, path: Path) -> None:
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise DdirKitError(f"weights do not match the stored architecture: {str(e).splitlines()[0][:200]}", path) from e

@@ -1,0 +1,181 @@
+"""Upscaling a whole image at any scale within a memory budget.
+
+Queries are decoded in chunks; when the encoder maps of the whole LR image would not fit, the
+LR image is split into tiles whose maps are computed from the tile widened by the model's halo
+(wider than the encoder's receptive field), so every tile's maps equal the whole image's and
+the stitched result equals the untiled one. Queries use global coordinates, so any scale (and
+any output size) works. Whole-image quantities (DDIR's appearance embedding) are computed over
+all tiles first.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..errors import DdirKitError
+
+from .bicubic import BicubicUpsampler, resize_bicubic
+from .coords import Box, axis_coords, lr_index
+
+DEFAULT_MEMORY_BYTES = 2 * 1024 ** 3
+_ENCODE_SHARE = 0.6  # of the budget for one tile's encoder activations and maps
+
+
+def upscale(model: torch.nn.Module, lr: torch.Tensor, out_size: tuple[int, int],
+            max_memory_bytes: int | None = None, progress: Callable[[int, int], None] | None = None,
+            tile_px: int | None = None) -> torch.Tensor:
+    """Upscale one image.
+
+    lr: (3, h, w) or (1, 3, h, w) float in [0, 1]; out_size: (H, W) output pixels.
+    max_memory_bytes: working-memory budget for activations (default 2 GiB); it picks the
+    tile size and the query chunk. tile_px forces LR tiles of that side (tests).
+    progress(done, total) is called with output pixels decoded so far.
+    Returns (3, H, W) float32 clamped to [0, 1], on lr's device; computes on the model's device.
+    """
+    if lr.dim() == 3:
+        lr = lr.unsqueeze(0)
+    if lr.dim() != 4 or lr.shape[0] != 1 or lr.shape[1] != 3:
+        raise ValueError(f"lr must be (3, h, w) or (1, 3, h, w), got {tuple(lr.shape)}")
+    out_h, out_w = int(out_size[0]), int(out_size[1])
+    budget = int(max_memory_bytes or DEFAULT_MEMORY_BYTES)
+    total = out_h * out_w
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            if isinstance(model, BicubicUpsampler):
+                out = resize_bicubic(lr.float(), (out_h, out_w))[0].clamp_(0, 1)
+                if progress:
+                    progress(total, total)
+                return out
+            device = next(model.parameters()).device
+            lr_n = model.normalise(lr.to(device=device, dtype=torch.float32))
+            h, w = lr_n.shape[-2:]
+            boxes = plan_tiles(model, (h, w), budget, tile_px)
+            context = model.global_context(lr_n, boxes) if len(boxes) > 1 else None
+            chunk = max(1, int(budget * (1 - _ENCODE_SHARE)) // model.bytes_per_query())
+            out = torch.empty(3, out_h, out_w, dtype=torch.float32, device=lr.device)
+            row_owner = lr_index(axis_coords(out_h), h)
+            col_owner = lr_index(axis_coords(out_w), w)
+            done = 0
+            for box in boxes:
+                state = model.encode_region(lr_n, box, context)
+                r0, r1 = _owned(row_owner, box.y0, box.y1)
+                c0, c1 = _owned(col_owner, box.x0, box.x1)
+                if r0 == r1 or c0 == c1:
+                    continue
+                xs = axis_coords(out_w, c0, c1, device=device)
+                rows_per_chunk = max(1, chunk // (c1 - c0))
+                cell = torch.tensor([2.0 / out_h, 2.0 / out_w], device=device)
+                for ra in range(r0, r1, rows_per_chunk):
+                    rb = min(r1, ra + rows_per_chunk)
+                    ys = axis_coords(out_h, ra, rb, device=device)
+                    coord = torch.stack(torch.meshgrid(ys, xs, indexing="ij"), dim=-1).view(1, -1, 2)
+                    rgb_n, _ = model.query(state, coord, cell.expand(1, coord.shape[1], 2))
+                    rgb = model.to_rgb(rgb_n).clamp_(0, 1)[0]
+                    out[:, ra:rb, c0:c1] = rgb.t().reshape(3, rb - ra, c1 - c0).to(out.device)
+                    done += (rb - ra) * (c1 - c0)
+                    if progress:
+                        progress(done, total)
+                del state
+            return out
+    finally:
+        model.train(was_training)
+
+
+def plan_tiles(model, lr_hw: tuple[int, int], budget_bytes: int, tile_px: int | None = None) -> list[Box]:
+    """LR tiles (cores, a partition of the image) whose encoding fits the budget; one box if
+    the whole image fits."""
+    h, w = lr_hw
+    per_px = model.bytes_per_lr_px()
+    if tile_px is None:
+        if h * w * per_px <= budget_bytes * _ENCODE_SHARE:
+            return [Box(0, h, 0, w)]
+        side = int(math.sqrt(budget_bytes * _ENCODE_SHARE / per_px)) - 2 * model.halo_px
+        tile_px = max(16, side)
+    return [Box(y, min(h, y + tile_px), x, min(w, x + tile_px))
+            for y in range(0, h, tile_px) for x in range(0, w, tile_px)]
+
+
+def _owned(owner: torch.Tensor, lo: int, hi: int) -> tuple[int, int]:
+    """The contiguous range of output rows (or columns) whose LR pixel index is in [lo, hi)."""
+    return (int(torch.searchsorted(owner, torch.tensor(lo))),
+            int(torch.searchsorted(owner, torch.tensor(hi))))
+
+
+# ---------------------------------------------------------------------------------------
+# files
+
+
+@dataclass(frozen=True)
+class UpscaleResult:
+    """What ``upscale_file`` wrote: output path, sizes in pixels (width, height), bit depth."""
+
+    out_path: Path
+    in_size_px: tuple[int, int]
+    out_size_px: tuple[int, int]
+    bit_depth: int
+    method: str
+
+
+def parse_bytes(text: str) -> int:
+    """'4GB', '512MB', '1.5GiB', '1000000' -> bytes (GB and GiB both mean 2**30 here)."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b)?\s*", str(text).lower())
+    if not m:
+        raise DdirKitError(f"cannot read memory size {text!r}; write e.g. 4GB or 512MB")
+    return int(float(m.group(1)) * 1024 ** " kmgt".index(m.group(2) or " "))
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'WxH' -> (width, height) in pixels."""
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", str(text))
+    if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+        raise DdirKitError(f"cannot read size {text!r}; write WIDTHxHEIGHT, e.g. 1920x1080")
+    return int(m.group(1)), int(m.group(2))
+
+
+def upscale_file(image: str | Path, checkpoint: str | Path, out: str | Path, scale: float | str | None = None,
+                 size_px: tuple[int, int] | None = None, device: str = "cpu", max_memory_bytes: int | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> UpscaleResult:
+    """Read a photo, upscale it by ``scale`` or to ``size_px`` (width, height) with the model in
+    ``checkpoint``, and write ``out`` (format by extension; 16-bit PNG/TIFF when the input
+    had more than 8 bits). Raises DdirKitError for bad input."""
+    from ..capture.photo_io import read_photo, write_image
+    from .checkpoint import load_checkpoint
+
+    if (scale is None) == (size_px is None):
+        raise DdirKitError("give exactly one of --scale and --size")
+    dev = _device(device)
+    photo = read_photo(image)
+    w, h = photo.size
+    if size_px is None:
+        try:
+            s = float(scale)
+        except ValueError:
+            raise DdirKitError(f"cannot read scale {scale!r}; write a number such as 3.7") from None
+        if not (s > 0 and math.isfinite(s)):
+            raise DdirKitError(f"scale must be a positive number, got {scale!r}")
+        size_px = (max(1, round(w * s)), max(1, round(h * s)))
+    model, _ = load_checkpoint(checkpoint, map_location=dev)
+    lr = torch.from_numpy(np.ascontiguousarray(photo.rgb.transpose(2, 0, 1)))
+    sr = upscale(model, lr, (size_px[1], size_px[0]), max_memory_bytes, progress)
+    rgb = sr.permute(1, 2, 0).cpu().numpy()
+    write_image(out, rgb, bit_depth=photo.bit_depth)
+    return UpscaleResult(Path(out), (w, h), size_px, photo.bit_depth, model.spec["method"])
+
+
+def _device(name: str) -> torch.device:
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise DdirKitError(f"unknown device {name!r}; use cpu or cuda") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DdirKitError("--device cuda asked for, but this torch build sees no CUDA device")
+    return dev

@@ -1,0 +1,55 @@
+"""LIIF-style local ensemble decoding, in the reference and the fast exact formulation.
+
+Reference: per corner, gather the unfolded latent (9C values), concatenate the relative
+coordinate, relative cell and any extra inputs, run the whole MLP; blend the four predictions.
+
+Fast: the first layer's latent columns were applied once per LR pixel as a 3x3 convolution
+(``base.latent_conv``, bias included), so per corner only that hidden-width vector is gathered
+and the small remaining columns (coordinate, cell, extras) are added before the ReLU. Both give
+the same numbers up to float rounding.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .coords import Corners, gather
+from .mlp import MLP
+
+
+def rel_cell(cell: torch.Tensor, full_hw: tuple[int, int]) -> torch.Tensor:
+    """The query cell in LR pixels x 2: (N, Q, 2)."""
+    return cell * cell.new_tensor([float(full_hw[0]), float(full_hw[1])])
+
+
+def decode_reference(mlp: MLP, latent: torch.Tensor, corners: Corners, cell_rel: torch.Tensor,
+                     extras: list[torch.Tensor] = (), blend: bool = True) -> torch.Tensor:
+    """latent (N, 9C, h, w) over the corners' region; extras: (N, Q, k) per-query inputs
+    appended after the cell. Returns the blended (N, Q, out), or (N, Q, 4, out) if not blend."""
+    preds = []
+    for k in range(4):
+        inp = torch.cat([gather(latent, corners.idx[..., k]), corners.rel_coord[:, :, k], cell_rel, *extras], dim=-1)
+        preds.append(mlp(inp))
+    preds = torch.stack(preds, dim=2)
+    return blend_corners(preds, corners) if blend else preds
+
+
+def decode_fast(mlp: MLP, z: torch.Tensor, corners: Corners, cell_rel: torch.Tensor, latent_dim: int,
+                extras: list[torch.Tensor] = (), blend: bool = True) -> torch.Tensor:
+    """z (N, hidden, h, w): the first layer's latent part plus bias at every LR pixel.
+    extras as in ``decode_reference`` (their columns follow the cell's)."""
+    w = mlp.first.weight
+    h1 = gather(z, corners.idx)  # (N, Q, 4, hidden)
+    h1 = h1 + corners.rel_coord @ w[:, latent_dim:latent_dim + 2].t()
+    per_query = cell_rel @ w[:, latent_dim + 2:latent_dim + 4].t()
+    col = latent_dim + 4
+    for extra in extras:
+        per_query = per_query + extra @ w[:, col:col + extra.shape[-1]].t()
+        col += extra.shape[-1]
+    preds = mlp.after_first(h1 + per_query.unsqueeze(2))
+    return blend_corners(preds, corners) if blend else preds
+
+
+def blend_corners(preds: torch.Tensor, corners: Corners) -> torch.Tensor:
+    """(N, Q, 4, out) -> (N, Q, out) with the bilinear area weights."""
+    return (preds * corners.weight.unsqueeze(-1)).sum(dim=2)
