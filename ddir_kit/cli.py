@@ -350,10 +350,26 @@ def score(sr_dir, hr_dir, scale, protocol, out_csv):
 @click.argument("image", type=_path_in)
 @click.option("--checkpoint", type=_path_in, required=True)
 @click.option("--out", type=_path_in, required=True)
-@click.option("--scale", default=None)
-def upscale(image, checkpoint, out, scale):
-    """Upscale a photo by any factor with a trained checkpoint."""
-    _not_built("upscale", 7)
+@click.option("--scale", default=None, help="any factor, e.g. 3.7")
+@click.option("--size", default=None, help="exact output size WIDTHxHEIGHT, instead of --scale")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda")
+@click.option("--max-memory", default="2GB", show_default=True, help="working memory for activations, e.g. 4GB")
+def upscale(image, checkpoint, out, scale, size, device, max_memory):
+    """Upscale a photo by any factor with a trained checkpoint (16-bit in, 16-bit out)."""
+    from tqdm import tqdm
+
+    from .models.inference import parse_bytes, parse_size, upscale_file
+
+    size_px = parse_size(size) if size is not None else None
+    with tqdm(total=1, unit="px", unit_scale=True, desc="upscale", file=sys.stderr) as bar:
+        def progress(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+
+        result = upscale_file(image, checkpoint, out, scale=scale, size_px=size_px, device=device,
+                              max_memory_bytes=parse_bytes(max_memory), progress=progress)
+    click.echo(f"wrote {result.out_path}: {result.out_size_px[0]}x{result.out_size_px[1]} "
+               f"({result.bit_depth}-bit) from {result.in_size_px[0]}x{result.in_size_px[1]} with {result.method}")
 
 
 @cli.command()
