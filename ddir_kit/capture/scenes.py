@@ -1,0 +1,178 @@
+"""Planar targets for the virtual camera: a checkerboard and textures from real photographs.
+
+Public API
+----------
+- ``PlanarTexture(image, extent_mm, border, border_value)``: linear-light RGB on a rectangle of
+  the scene plane; ``at_texel_mm(texel_mm)`` gives an area-averaged (antialiased) copy whose
+  texels are no finer than ``texel_mm``; ``texel_coords(x_mm, y_mm)`` maps plane points to
+  texel coordinates (DESIGN.md convention, (0, 0) = centre of the first texel).
+- ``Checkerboard(cols, rows, square_mm, margin_squares)``: ``cols x rows`` INNER corners;
+  ``corners_mm()`` (rows*cols, 2) in OpenCV's row-major order, ``texture(texel_mm)`` renders it
+  exactly box-filtered at any texel size.
+- ``packaged_textures()``: paths of the photographs shipped in ``ddir_kit/data/textures``;
+  ``load_texture(path, width_mm)``: a photo as a texture centred on the plane origin.
+- ``srgb_to_linear`` / ``linear_to_srgb``: the sRGB transfer function (IEC 61966-2-1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import DdirKitError
+
+TEXTURE_DIR = Path(__file__).resolve().parents[1] / "data" / "textures"
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    x = np.clip(np.asarray(x, np.float32), 0.0, None)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class PlanarTexture:
+    """An image lying on the scene plane.
+
+    image: float32 HxWx3, linear light, [0, 1].
+    extent_mm: (x0, y0, x1, y1), the plane rectangle covered by the image's outer texel edges.
+    border: what lies outside the rectangle: 'reflect' (the photo mirrored, for scenes that
+        must fill a wide view) or 'constant' (``border_value``, linear grey).
+    """
+
+    image: np.ndarray
+    extent_mm: tuple[float, float, float, float]
+    border: str = "reflect"
+    border_value: float = 0.2
+
+    @property
+    def texel_mm(self) -> tuple[float, float]:
+        h, w = self.image.shape[:2]
+        x0, y0, x1, y1 = self.extent_mm
+        return (x1 - x0) / w, (y1 - y0) / h
+
+    def texel_coords(self, x_mm, y_mm) -> tuple[np.ndarray, np.ndarray]:
+        h, w = self.image.shape[:2]
+        x0, y0, x1, y1 = self.extent_mm
+        return (np.asarray(x_mm) - x0) * (w / (x1 - x0)) - 0.5, (np.asarray(y_mm) - y0) * (h / (y1 - y0)) - 0.5
+
+    def at_texel_mm(self, texel_mm: float) -> "PlanarTexture":
+        """A copy no finer than ``texel_mm``: area-averaged (box prefilter), so a minified
+        rendering does not alias. Returned unchanged when already coarse enough."""
+        tx, ty = self.texel_mm
+        if min(tx, ty) >= texel_mm * 0.999:
+            return self
+        x0, y0, x1, y1 = self.extent_mm
+        w = max(2, int(round((x1 - x0) / texel_mm)))
+        h = max(2, int(round((y1 - y0) / texel_mm)))
+        small = cv2.resize(self.image, (w, h), interpolation=cv2.INTER_AREA)
+        return PlanarTexture(small, self.extent_mm, self.border, self.border_value)
+
+    def with_patch(self, patch: np.ndarray, centre_mm: tuple[float, float]) -> "PlanarTexture":
+        """A copy with ``patch`` (float32 hxwx3 linear, same texel size) pasted at a plane point."""
+        img = self.image.copy()
+        cu, cv = self.texel_coords(*centre_mm)
+        h, w = patch.shape[:2]
+        top, left = int(round(cv - h / 2)), int(round(cu - w / 2))
+        t0, l0 = max(top, 0), max(left, 0)
+        t1, l1 = min(top + h, img.shape[0]), min(left + w, img.shape[1])
+        if t1 <= t0 or l1 <= l0:
+            raise DdirKitError("patch lies outside the texture")
+        img[t0:t1, l0:l1] = patch[t0 - top:t1 - top, l0 - left:l1 - left]
+        return PlanarTexture(img, self.extent_mm, self.border, self.border_value)
+
+
+@dataclass(frozen=True)
+class Checkerboard:
+    """A printed checkerboard: ``cols x rows`` inner corners (OpenCV's pattern size),
+    squares of ``square_mm``, a white quiet zone ``margin_squares`` wide around it, centred
+    on the plane origin. The top-left square is black."""
+
+    cols: int = 9
+    rows: int = 6
+    square_mm: float = 25.0
+    margin_squares: float = 1.0
+    black: float = 0.03
+    white: float = 0.85
+
+    @property
+    def size_mm(self) -> tuple[float, float]:
+        """Outer size (width, height) including the quiet zone."""
+        m = 2 * self.margin_squares
+        return (self.cols + 1 + m) * self.square_mm, (self.rows + 1 + m) * self.square_mm
+
+    def corners_mm(self) -> np.ndarray:
+        """(rows*cols, 2) inner corners on the plane, row by row, left to right."""
+        xs = (np.arange(self.cols) - (self.cols - 1) / 2.0) * self.square_mm
+        ys = (np.arange(self.rows) - (self.rows - 1) / 2.0) * self.square_mm
+        gx, gy = np.meshgrid(xs, ys)
+        return np.stack([gx.ravel(), gy.ravel()], axis=1)
+
+    def texture(self, texel_mm: float, background: float = 0.2) -> PlanarTexture:
+        """The board rendered with each texel the exact area average of the print (so any
+        texel size is alias-free and unbiased), grey ``background`` beyond the quiet zone."""
+        w_mm, h_mm = self.size_mm
+        w, h = int(np.ceil(w_mm / texel_mm)), int(np.ceil(h_mm / texel_mm))
+        # texels exactly texel_mm; the rectangle grows to a whole number of them, centred
+        x0, y0 = -w * texel_mm / 2.0, -h * texel_mm / 2.0
+        sq_x0 = -(self.cols + 1) * self.square_mm / 2.0
+        sq_y0 = -(self.rows + 1) * self.square_mm / 2.0
+        fx = _odd_fraction(x0 + np.arange(w + 1) * texel_mm - sq_x0, self.square_mm, self.cols + 1)
+        fy = _odd_fraction(y0 + np.arange(h + 1) * texel_mm - sq_y0, self.square_mm, self.rows + 1)
+        inx = _inside_fraction(x0 + np.arange(w + 1) * texel_mm - sq_x0, (self.cols + 1) * self.square_mm)
+        iny = _inside_fraction(y0 + np.arange(h + 1) * texel_mm - sq_y0, (self.rows + 1) * self.square_mm)
+        # square (i, j) is black when i + j is even; per axis: a = fraction in odd squares,
+        # e = fraction in even squares, both over the texel's extent
+        ax, ex = fx[:, None], (inx - fx)[:, None]
+        ay, ey = fy[:, None], (iny - fy)[:, None]
+        black = (ey @ ex.T) + (ay @ ax.T)          # (h, w): even-even + odd-odd
+        # the paper (squares and quiet zone) is white where not black; beyond it grey
+        mx = _inside_fraction(x0 + np.arange(w + 1) * texel_mm + w_mm / 2, w_mm)
+        my = _inside_fraction(y0 + np.arange(h + 1) * texel_mm + h_mm / 2, h_mm)
+        paper = np.outer(my, mx)
+        img = background * (1 - paper) + self.white * (paper - black) + self.black * black
+        img = np.repeat(np.clip(img, 0, 1)[:, :, None], 3, axis=2)
+        return PlanarTexture(np.ascontiguousarray(img), (x0, y0, -x0, -y0), "constant", background)
+
+
+def _odd_fraction(edges: np.ndarray, period: float, count: int) -> np.ndarray:
+    """Per interval [edges[i], edges[i+1]]: fraction of its length inside odd-numbered squares
+    (squares 0..count-1 of size ``period`` starting at 0)."""
+    def cumulative(x):
+        x = np.clip(x, 0.0, count * period)
+        pairs = np.floor(x / (2 * period))
+        rest = x - pairs * 2 * period
+        return pairs * period + np.clip(rest - period, 0.0, period)
+    c = cumulative(edges)
+    return np.diff(c) / np.diff(edges)
+
+
+def _inside_fraction(edges: np.ndarray, length: float) -> np.ndarray:
+    c = np.clip(edges, 0.0, length)
+    return np.diff(c) / np.diff(edges)
+
+
+def packaged_textures() -> list[Path]:
+    """The real photographs shipped with the package (sorted), for scenes with no input."""
+    paths = sorted(p for p in TEXTURE_DIR.glob("*.jpg"))
+    if not paths:
+        raise DdirKitError("no packaged textures found (broken install?)", TEXTURE_DIR)
+    return paths
+
+
+def load_texture(path: str | Path, width_mm: float) -> PlanarTexture:
+    """A photo (any format read_rgb reads) as a linear-light texture ``width_mm`` wide,
+    centred on the plane origin, mirrored beyond its edges."""
+    from .photo_io import read_rgb
+
+    img = srgb_to_linear(read_rgb(path))
+    h, w = img.shape[:2]
+    height_mm = width_mm * h / w
+    return PlanarTexture(img, (-width_mm / 2, -height_mm / 2, width_mm / 2, height_mm / 2), "reflect")

@@ -1,0 +1,212 @@
+"""Shooting sessions with the virtual zoom camera, written to disk with their ground truth.
+
+Public API
+----------
+- ``simulate_calibration(out, focals_mm, ...)`` -> ``CalibrationSweep``: one checkerboard photo
+  per focal length (EXIF included) and ``truth.json``: for every shot its true scale relative
+  to the reference (longest) focal length and the true pixel positions of the board's inner
+  corners; a table of the true focal length for scales 1.5..4.0 (step 0.1). The true focal for
+  any other scale: ``lens_model.true_focal_for_scale(lens, scale, reference_focal_mm)`` with
+  ``ZoomLens.from_dict(truth["lens"])``.
+- ``sweep_distance_mm(...)``: the board distance that makes it fill a given part of the frame.
+
+Scale convention: ``scale`` of a shot is how many times smaller it shows the scene than the
+reference shot, i.e. effective focal length of the reference over that of the shot (the
+magnification ratio on the optical axis).
+
+Reruns: every output folder has ``manifest.json`` with the parameters and the finished files;
+a rerun with the same parameters skips finished files, one with other parameters is refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import DdirKitError
+from ..fileio import atomic_write_json, read_json
+from .lens_model import ZoomLens, true_focal_for_scale, true_scale
+from .scenes import Checkerboard
+from .virtual_camera import SHOT_FORMATS, CameraBody, ShotSettings, save_shot, shoot, shot_geometry, shot_times
+
+DEFAULT_FOCALS_MM = (24, 28, 32, 35, 40, 45, 50, 55, 60, 70, 80, 90, 105)
+SCALE_TABLE = tuple(round(1.5 + 0.1 * i, 1) for i in range(26))  # 1.5 .. 4.0
+DEFAULT_START_TIME = datetime(2024, 5, 4, 10, 0, 0)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CalibrationSweep:
+    """What simulate_calibration wrote: the folder, the photos in shooting order, truth.json,
+    and the files it skipped because a previous run had finished them."""
+
+    out: Path
+    photos: list[Path]
+    truth_path: Path
+    skipped: list[Path]
+
+
+def sweep_distance_mm(lens: ZoomLens, body: CameraBody, board: Checkerboard, reference_focal_mm: float,
+                      board_fill: float) -> float:
+    """Distance at which the board's squares (without quiet zone) span ``board_fill`` of the
+    frame height at the reference focal length."""
+    board_h_mm = (board.rows + 1) * board.square_mm
+    sensor_h_mm = body.sensor_width_mm * body.height_px / body.width_px
+    return float(lens.effective_focal_mm(reference_focal_mm) * board_h_mm / (board_fill * sensor_h_mm))
+
+
+def simulate_calibration(out: str | Path, focals_mm=DEFAULT_FOCALS_MM, *, seed: int = 0,
+                         sensor: tuple[int, int] = (1200, 800), bayer: bool = False,
+                         board_corners: tuple[int, int] = (9, 6), fmt: str = "jpg", board_fill: float = 0.65,
+                         disturb: bool = True, body: CameraBody | None = None, lens: ZoomLens | None = None,
+                         board: Checkerboard | None = None, progress: Progress | None = None) -> CalibrationSweep:
+    """Shoot a checkerboard on a tripod at every focal length in ``focals_mm``.
+
+    out: folder for the photos, truth.json and manifest.json (created).
+    focals_mm: EXIF focal lengths in mm (any order; shot from the longest to the shortest,
+        as one sweeps a zoom ring); the longest is the reference.
+    fmt: 'jpg', 'png', 'tif' or 'dng'. board_fill: part of the frame height the board's
+        squares span at the reference focal length (the board is smaller in wider shots).
+    disturb: tripod and photometric disturbances per shot (off: an ideal tripod).
+    sensor (width, height) px, bayer, board_corners (cols, rows): shorthands used when
+    ``body`` / ``board`` are not given. progress: called with one line per shot written.
+    """
+    body = body or CameraBody(width_px=int(sensor[0]), height_px=int(sensor[1]), bayer=bayer)
+    lens = lens or ZoomLens()
+    board = board or Checkerboard(cols=int(board_corners[0]), rows=int(board_corners[1]))
+    fmt = fmt.lower().lstrip(".")
+    if fmt not in SHOT_FORMATS:
+        raise DdirKitError(f"unknown format {fmt!r}; one of {', '.join(SHOT_FORMATS)}")
+    focals = sorted({lens.check_focal(f) for f in focals_mm}, reverse=True)
+    if len(focals) < 2:
+        raise DdirKitError("a sweep needs at least two different focal lengths")
+    if not 0.1 <= board_fill <= 0.8:
+        raise DdirKitError(f"board_fill must be within 0.1-0.8, got {board_fill}")
+    reference = focals[0]
+    distance = sweep_distance_mm(lens, body, board, reference, board_fill)
+    out = Path(out)
+    params = dict(kind="calibration_sweep", focals_mm=focals, seed=seed, format=fmt, board_fill=board_fill,
+                  disturb=disturb, camera=body.to_dict(), lens=lens.to_dict(), board=dataclasses.asdict(board))
+    manifest = _Manifest.open(out, params)
+
+    times = shot_times(DEFAULT_START_TIME, len(focals))
+    shots, photos, skipped = [], [], []
+    for i, focal in enumerate(focals):
+        rng = np.random.default_rng([seed, i])
+        settings = ShotSettings.random(rng, lens, body, focal, times[i], disturb=disturb, photometric=disturb)
+        name = f"board_{i:02d}_{focal:06.2f}mm.{fmt}"
+        geometry = shot_geometry(lens, body, settings)
+        corners = np.stack(geometry.plane_to_pixel(*board.corners_mm().T, distance), axis=1)
+        _check_board_inside(corners, body, out / name)
+        path = out / name
+        if manifest.is_done(name):
+            skipped.append(path)
+        else:
+            texture = board.texture(distance / geometry.focal_px)
+            shot = shoot(lens, body, settings, texture, distance)
+            save_shot(path, shot)
+            manifest.mark_done(name)
+            if progress:
+                progress(f"{name}: {focal:g} mm")
+        photos.append(path)
+        shots.append(dict(
+            file=name, focal_mm=focal, effective_focal_mm=float(lens.effective_focal_mm(focal)),
+            scale_to_reference=true_scale(lens, focal, reference), geometry=geometry.to_dict(),
+            settings=settings.to_dict(), corners_px=corners.round(4).tolist()))
+
+    table = [dict(scale=s, focal_mm=round(true_focal_for_scale(lens, s, reference), 6))
+             for s in SCALE_TABLE if s <= true_scale(lens, focals[-1], reference)]
+    truth = dict(
+        kind="calibration_sweep",
+        conventions=("pixels: x right, y down, (0, 0) = centre of the top-left pixel; "
+                     "scale_to_reference = effective focal of the reference / effective focal of the "
+                     "shot (magnification ratio on the optical axis); corners_px: board inner corners "
+                     "row by row (rows x cols), left to right, top row first, in the board's own frame"),
+        reference_focal_mm=reference, seed=seed, format=fmt, distance_mm=distance,
+        board=dict(cols=board.cols, rows=board.rows, square_mm=board.square_mm, margin_squares=board.margin_squares),
+        camera=body.to_dict(), lens=lens.to_dict(), shots=shots, scale_to_focal=table)
+    truth_path = atomic_write_json(out / "truth.json", truth)
+    manifest.finish()
+    return CalibrationSweep(out, photos, truth_path, skipped)
+
+
+def _check_board_inside(corners: np.ndarray, body: CameraBody, path: Path) -> None:
+    # the corner finder needs the whole board with a margin; refuse a sweep that cannot work
+    margin = 0.02 * body.height_px
+    if (corners.min() < margin or corners[:, 0].max() > body.width_px - 1 - margin
+            or corners[:, 1].max() > body.height_px - 1 - margin):
+        raise DdirKitError("the board would leave the frame; lower board_fill", path)
+
+
+class _Manifest:
+    """manifest.json of an output folder: the parameters of the run and its finished files."""
+
+    def __init__(self, path: Path, params: dict, done: list[str]):
+        self.path, self.params, self.done = path, params, done
+
+    @classmethod
+    def open(cls, out: Path, params: dict) -> "_Manifest":
+        path = out / "manifest.json"
+        params = _jsonable(params)
+        if path.exists():
+            old = read_json(path)
+            if old.get("params") != params:
+                raise DdirKitError("folder holds a different simulation (other parameters); "
+                                   "use an empty folder", out)
+            return cls(path, params, list(old.get("done", [])))
+        out.mkdir(parents=True, exist_ok=True)
+        if any(p.name != "manifest.json" for p in out.iterdir()):
+            raise DdirKitError("folder is not empty and has no manifest.json; use an empty folder", out)
+        m = cls(path, params, [])
+        m._write(complete=False)
+        return m
+
+    def is_done(self, name: str) -> bool:
+        return name in self.done and (self.path.parent / name).is_file()
+
+    def mark_done(self, name: str) -> None:
+        if name not in self.done:
+            self.done.append(name)
+        self._write(complete=False)
+
+    def finish(self) -> None:
+        self._write(complete=True)
+
+    def _write(self, complete: bool) -> None:
+        atomic_write_json(self.path, dict(params=self.params, done=self.done, complete=complete))
+
+
+def _jsonable(obj):
+    import json
+
+    from ..fileio import _json_default
+
+    return json.loads(json.dumps(obj, default=_json_default))
+
+
+def parse_size(text: str, what: str = "size") -> tuple[int, int]:
+    """'1200x800' -> (1200, 800)."""
+    try:
+        w, h = (int(v) for v in str(text).lower().split("x"))
+    except ValueError:
+        raise DdirKitError(f"{what} must look like WxH (e.g. 1200x800), got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise DdirKitError(f"{what} must be positive, got {text!r}")
+    return w, h
+
+
+def parse_focals(text: str) -> list[float]:
+    """'24,28,35' -> [24.0, 28.0, 35.0] (mm)."""
+    try:
+        focals = [float(t) for t in (v.strip() for v in str(text).split(",")) if t]
+    except ValueError:
+        raise DdirKitError(f"focal lengths must be numbers in mm separated by commas, got {text!r}") from None
+    if not focals:
+        raise DdirKitError("empty list of focal lengths")
+    return focals
