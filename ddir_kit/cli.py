@@ -79,15 +79,100 @@ def info(photos):
 # calibration
 
 
-@cli.command()
+class _DefaultCommandGroup(_Group):
+    """A group that runs ``default_command`` when its first argument names no subcommand, so
+    that `ddir-kit calibrate SHOTS_DIR ...` and `ddir-kit calibrate check ...` both work."""
+
+    default_command = "sweep"
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+@cli.group(cls=_DefaultCommandGroup, subcommand_metavar="SHOTS_DIR | COMMAND [ARGS]...")
+def calibrate():
+    """Measure the zoom lens's scale against focal length from a checkerboard sweep.
+
+    \b
+    Usage:
+      ddir-kit calibrate SHOTS_DIR --out calibration.json [--scales 1.5,...,4]
+                         [--board 9x6] [--reference-focal MM] [--focals focals.csv]
+      ddir-kit calibrate check calibration.json PHOTO_HR PHOTO_LR --scale S
+      ddir-kit calibrate pattern --out target.pdf --scales 1.5,2,3,4 --sensor 36x24
+
+    SHOTS_DIR alone is short for `ddir-kit calibrate sweep SHOTS_DIR`.
+    """
+
+
+@calibrate.command("sweep")
 @click.argument("shots_dir", type=_path_in)
 @click.option("--out", type=_path_in, default=Path("calibration.json"), show_default=True)
 @click.option("--scales", default="1.5,1.7,2,2.3,2.5,2.7,3,3.3,3.5,3.7,4", show_default=True)
 @click.option("--board", default="9x6", show_default=True, help="inner corners, columns x rows")
 @click.option("--reference-focal", type=float, default=None, help="mm; default: the longest in the sweep")
-def calibrate(shots_dir, out, scales, board, reference_focal):
-    """Measure the zoom lens's scale against focal length from a checkerboard sweep."""
-    _not_built("calibrate", 4)
+@click.option("--focals", "focals_csv", type=_path_in, default=None,
+              help="CSV with columns file,focal_mm; overrides or replaces EXIF focal lengths")
+@click.option("--fit", "fit_model", type=click.Choice(["radial", "similarity"]), default="radial", show_default=True,
+              help="board fit: homography + radial distortion per shot, or one similarity per shot")
+def calibrate_sweep(shots_dir, out, scales, board, reference_focal, focals_csv, fit_model):
+    """Calibrate from a folder of checkerboard shots (every file is listed: used or skipped)."""
+    from .calibration.calibrate import calibrate_sweep as run, write_calibration
+
+    def report(shot):
+        if shot.ok:
+            click.echo(f"  {shot.file}: {shot.focal_mm:g} mm, scale {shot.scale:.4f}, "
+                       f"residual {shot.fit_residual_px:.3f} px")
+        else:
+            click.echo(f"  skipped {shot.file}: {shot.status}", err=True)
+
+    cal = run(shots_dir, scales, board, reference_focal, focals_csv, fit_model, progress=report)
+    files = write_calibration(cal, out)
+    click.echo(f"reference {cal.reference_file} at {cal.reference_focal_mm:g} mm; {len(cal.used)} shots used, "
+               f"{len(cal.skipped)} skipped; model degree {cal.model.degree}, "
+               f"residual {100 * cal.model.residual_rms:.3f} %")
+    click.echo(f"{'scale':>6}  {'focal (mm)':>10}  {'+-(mm)':>7}  {'naive (mm)':>10}")
+    for t in cal.targets:
+        click.echo(f"{'x' + format(t.scale, 'g'):>6}  {t.focal_mm:>10.2f}  {t.focal_uncertainty_mm:>7.3f}  "
+                   f"{t.naive_focal_mm:>10.2f}")
+    for s in cal.skipped:
+        click.echo(f"skipped {s.file}: {s.status}")
+    click.echo(f"wrote {files.json}, {files.targets_csv}, {files.plot_png}")
+
+
+@calibrate.command("check")
+@click.argument("calibration", type=_path_in)
+@click.argument("photo_hr", type=_path_in)
+@click.argument("photo_lr", type=_path_in)
+@click.option("--scale", type=float, required=True, help="the wanted scale")
+@click.option("--board", default=None, help="inner corners; default: the calibration's")
+def calibrate_check(calibration, photo_hr, photo_lr, scale, board):
+    """Scale achieved by a candidate LR shot, and how far to turn the zoom to reach --scale."""
+    from .calibration.zoom_check import check_zoom
+
+    c = check_zoom(calibration, photo_hr, photo_lr, scale, board)
+    exif = "" if c.lr_exif_focal_mm is None else f" (EXIF {c.lr_exif_focal_mm:g} mm)"
+    click.echo(f"scale achieved x{c.scale_achieved:.4f}{exif}; wanted x{c.target_scale:g} at "
+               f"{c.target_focal_mm:.2f} mm; board residual {c.fit_residual_px:.3f} px")
+    click.echo(c.advice)
+
+
+@calibrate.command("pattern")
+@click.option("--out", type=_path_in, required=True, help=".pdf (vector) or .png")
+@click.option("--scales", default="1.5,1.7,2,2.3,2.5,2.7,3,3.3,3.5,3.7,4", show_default=True)
+@click.option("--sensor", default="36x24", show_default=True, help="sensor WIDTHxHEIGHT in mm (sets the aspect)")
+@click.option("--board", default="9x6", show_default=True, help="inner corners, columns x rows")
+@click.option("--page", default="A3", show_default=True, help="A4..A0, LETTER, TABLOID or WIDTHxHEIGHT in mm")
+@click.option("--dpi", type=int, default=300, show_default=True, help="PNG resolution")
+def calibrate_pattern(out, scales, sensor, board, page, dpi):
+    """A printable board with nested rectangles for the given scales (calibration by eye)."""
+    from .calibration.target_pattern import draw_target, parse_page, parse_sensor
+
+    t = draw_target(out, scales, parse_sensor(sensor), board, parse_page(page), dpi)
+    res = f", {t.dpi} dpi" if t.dpi else ""
+    click.echo(f"wrote {t.path}: {t.page_mm[0]:g}x{t.page_mm[1]:g} mm page{res}, board {t.board} with "
+               f"{t.square_mm:.2f} mm squares, reference rectangle {t.rects_mm[1.0][2]:.1f}x{t.rects_mm[1.0][3]:.1f} mm")
 
 
 # ---------------------------------------------------------------------------------------
@@ -101,9 +186,16 @@ def capture():
 
 @capture.command()
 @click.argument("calibration", type=_path_in)
-def plan(calibration):
+@click.option("--out", type=_path_in, default=None, help="also write the shot list as CSV")
+def plan(calibration, out):
     """The shot list for one scene from a calibration."""
-    _not_built("capture plan", 4)
+    from .capture.shot_plan import plan_table_text, shot_plan, write_plan_csv
+
+    shots = shot_plan(calibration)
+    click.echo(plan_table_text(shots))
+    if out is not None:
+        write_plan_csv(shots, out)
+        click.echo(f"wrote {out}")
 
 
 @capture.command()
