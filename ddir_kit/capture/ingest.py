@@ -72,7 +72,7 @@ class IngestReport:
     card_dir: Path
     out_dir: Path
     report_csv: Path
-    photos_scanned: int
+    files_scanned: int
     scenes_planned: int
     shard: tuple[int, int]
     scenes: tuple[SceneOutcome, ...]
