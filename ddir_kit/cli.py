@@ -225,7 +225,7 @@ def ingest(card_dir, calibration, out, tolerance_mm, max_gap_s, jobs, shard):
         click.echo(f"{o.scene:<12} {o.status:<11} {(o.hr_file or '-'):<28} "
                    f"{','.join(f'{s:g}' for s in o.scales) or '-':<34} {','.join(f'{s:g}' for s in o.missing) or '-'}")
     kinds = sorted({f.kind for f in report.findings if f.kind != "used"})
-    click.echo(f"\n{report.photos_scanned} files, {report.scenes_planned} scenes planned, shard "
+    click.echo(f"\n{report.files_scanned} files, {report.scenes_planned} scenes planned, shard "
                f"{report.shard[0]}/{report.shard[1]}: {len(report.scenes_with('written'))} written, "
                f"{len(report.scenes_with('up_to_date'))} already done (skipped), "
                f"{len(report.scenes_with('failed'))} failed")
