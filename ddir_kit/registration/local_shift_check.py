@@ -1,0 +1,172 @@
+"""Patch-wise check of what a global map leaves behind (as DRealSR refined patch by patch).
+
+After the global fit, the template (HR downscaled to the LR grid) and the resampled,
+luminance-corrected LR are compared tile by tile: a sub-pixel shift (Lucas-Kanade steps per
+tile, all tiles at once) and a tile ZNCC. Parallax, a moving object or a local misfit shows as a
+tile that is shifted or no longer correlates. Bad tiles in the outer ring are trimmed away;
+bad tiles further in reject the pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LocalCheckConfig:
+    """tile_px: tile side on the LR grid. min_tile_std: tiles flatter than this (0..255 scale)
+    are not judged. max_shift_px: largest tolerated tile shift, LR px. min_tile_zncc: lowest
+    tolerated tile correlation. max_trim_fraction: at most this fraction of each side may be
+    trimmed away to drop bad border tiles."""
+
+    tile_px: int = 64
+    min_tile_std: float = 3.0
+    max_shift_px: float = 0.35
+    min_tile_zncc: float = 0.7
+    max_trim_fraction: float = 0.15
+
+
+@dataclass
+class LocalShiftMap:
+    """Per-tile results on a rows x cols grid of ``tile_px`` tiles starting at the grid origin.
+
+    shift_px: float (rows, cols, 2), (dx, dy) of the LR relative to the template, LR px;
+    NaN for tiles too flat to judge. zncc: (rows, cols). bad: bool (rows, cols).
+    """
+
+    tile_px: int
+    shift_px: np.ndarray
+    zncc: np.ndarray
+    bad: np.ndarray
+
+    def summary(self) -> dict:
+        mag = np.hypot(self.shift_px[..., 0], self.shift_px[..., 1])
+        judged = np.isfinite(mag)
+        return {
+            "tile_px": self.tile_px,
+            "tiles": [int(self.bad.shape[0]), int(self.bad.shape[1])],
+            "judged": int(judged.sum()),
+            "bad": int(self.bad.sum()),
+            "shift_median_px": float(np.median(mag[judged])) if judged.any() else None,
+            "shift_p95_px": float(np.percentile(mag[judged], 95)) if judged.any() else None,
+            "shift_max_px": float(mag[judged].max()) if judged.any() else None,
+            "zncc_min": float(np.nanmin(self.zncc)) if judged.any() else None,
+        }
+
+    def to_dict(self) -> dict:
+        return {**self.summary(),
+                "shift_px": np.where(np.isfinite(self.shift_px), self.shift_px.round(4), None).tolist(),
+                "zncc": np.where(np.isfinite(self.zncc), self.zncc.round(4), None).tolist(),
+                "bad": self.bad.astype(int).tolist()}
+
+
+def local_shift_map(template: np.ndarray, moving: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, *,
+                    gain: float = 1.0, offset: float = 0.0,
+                    config: LocalCheckConfig = LocalCheckConfig(), iterations: int = 4) -> LocalShiftMap:
+    """Tile shifts and correlations between the template and the LR photo under the global map.
+
+    template: float32 grey h x w (0..255) on the LR grid; moving: float32 grey LR photo (tone
+    matched); map_x, map_y: float32 h x w, where the global map samples ``moving`` for each grid
+    pixel; T ~ gain * moving + offset. Each tile's shift d (LR px, added to the sampling
+    positions) comes from a few Lucas-Kanade steps: cv2.phaseCorrelate's centroid peak is biased
+    towards whole pixels by up to ~0.1 px, too much for a 0.35 px gate.
+    """
+    h, w = template.shape
+    t = config.tile_px
+    rows, cols = max(1, h // t), max(1, w // t)
+    hh, ww = min(h, rows * t), min(w, cols * t)
+    tpl = template[:hh, :ww].astype(np.float32)
+    mx, my = map_x[:hh, :ww], map_y[:hh, :ww]
+    d = np.zeros((rows, cols, 2))
+
+    def tiles(img):  # (rows, cols, t*t) view of per-tile pixels
+        return img.reshape(rows, hh // rows, cols, ww // cols).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
+
+    def field(v):
+        return np.repeat(np.repeat(v, hh // rows, axis=0), ww // cols, axis=1).astype(np.float32)
+
+    tt = tiles(tpl).astype(np.float64)
+    tt = tt - tt.mean(axis=2, keepdims=True)
+    for _ in range(iterations):
+        warped = cv2.remap(moving, mx + field(d[..., 0]), my + field(d[..., 1]), cv2.INTER_CUBIC,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan) * gain + offset
+        valid = np.isfinite(warped)
+        warped = np.where(valid, warped, 0).astype(np.float32)
+        gx = tiles(cv2.Sobel(warped, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)).astype(np.float64)
+        gy = tiles(cv2.Sobel(warped, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)).astype(np.float64)
+        ww_ = tiles(warped).astype(np.float64)
+        ww_ = ww_ - ww_.mean(axis=2, keepdims=True)
+        e = tt - ww_
+        a11, a12, a22 = (gx * gx).sum(2), (gx * gy).sum(2), (gy * gy).sum(2)
+        b1, b2 = (gx * e).sum(2), (gy * e).sum(2)
+        det = a11 * a22 - a12 * a12
+        ok = det > 1e-9 * (a11 + a22) ** 2 + 1e-12
+        det = np.where(ok, det, 1.0)
+        step = np.stack([(a22 * b1 - a12 * b2) / det, (a11 * b2 - a12 * b1) / det], axis=-1)
+        d = np.clip(d + np.where(ok[..., None], step, 0.0), -8.0, 8.0)
+    tile_valid = tiles(valid.astype(np.float32)).min(axis=2) > 0
+    tstd = tiles(tpl).std(axis=2)
+    den = np.sqrt((tt * tt).sum(2) * (ww_ * ww_).sum(2))
+    zncc = np.where(den > 0, (tt * ww_).sum(2) / np.where(den > 0, den, 1.0), 0.0)
+    judged = tile_valid & (tstd >= config.min_tile_std)
+    shift = np.where(judged[..., None], d, np.nan)
+    zncc = np.where(judged, zncc, np.nan)
+    bad = judged & ((np.hypot(d[..., 0], d[..., 1]) > config.max_shift_px) | (zncc < config.min_tile_zncc))
+    return LocalShiftMap(t, shift, zncc, bad)
+
+
+@dataclass(frozen=True)
+class LocalVerdict:
+    """keep_tiles: (r0, c0, r1, c1), the tile rectangle kept (end exclusive); None = rejected."""
+
+    keep_tiles: tuple[int, int, int, int] | None
+    reason: str
+
+
+def judge_local(shift_map: LocalShiftMap, config: LocalCheckConfig = LocalCheckConfig()) -> LocalVerdict:
+    """Peel border rows/columns holding bad tiles (up to ``max_trim_fraction`` per side); reject
+    if bad tiles remain."""
+    bad = shift_map.bad
+    rows, cols = bad.shape
+    r0, c0, r1, c1 = 0, 0, rows, cols
+    max_r = int(np.floor(rows * config.max_trim_fraction))
+    max_c = int(np.floor(cols * config.max_trim_fraction))
+    while bad[r0:r1, c0:c1].any():
+        sub = bad[r0:r1, c0:c1]
+        options = []  # (bad tiles removed, side) for sides still allowed to move
+        if r0 < max_r:
+            options.append((sub[0].sum(), "top"))
+        if rows - r1 < max_r:
+            options.append((sub[-1].sum(), "bottom"))
+        if c0 < max_c:
+            options.append((sub[:, 0].sum(), "left"))
+        if cols - c1 < max_c:
+            options.append((sub[:, -1].sum(), "right"))
+        options = [o for o in options if o[0] > 0]
+        if not options:
+            break
+        side = max(options)[1]
+        if side == "top":
+            r0 += 1
+        elif side == "bottom":
+            r1 -= 1
+        elif side == "left":
+            c0 += 1
+        else:
+            c1 -= 1
+    remaining = bad[r0:r1, c0:c1]
+    if remaining.any():
+        rr, cc = np.nonzero(bad)
+        mag = np.hypot(shift_map.shift_px[..., 0], shift_map.shift_px[..., 1])
+        worst_shift = float(np.nanmax(mag[bad])) if np.isfinite(mag[bad]).any() else float("nan")
+        worst_zncc = float(np.nanmin(shift_map.zncc[bad]))
+        n = int(bad.sum())
+        frac = 100.0 * n / bad.size
+        return LocalVerdict(None, f"local misfit (moving object, parallax or failed exposure): {n} of "
+                                  f"{bad.size} tiles ({frac:.1f} %) disagree, worst shift {worst_shift:.2f} LR px, "
+                                  f"lowest tile zncc {worst_zncc:.2f}, e.g. tile row {rr[0]} col {cc[0]}")
+    trimmed = (r0, c0, r1, c1) != (0, 0, rows, cols)
+    return LocalVerdict((r0, c0, r1, c1), "trimmed border tiles with local misfit" if trimmed else "")

@@ -1,0 +1,366 @@
+"""Register one LR photo to its HR photo and write the exact-scale pair.
+
+    coarse (central zoom, SIFT + RANSAC if off) -> tone match -> fine Gauss-Newton (affine +
+    luminance [+ radial]) -> quality gates -> HR crop -> local shift check (trim or reject)
+    -> hr.png (HR pixels, never resampled) + lr.png (LR resampled on the grid) + pair.json
+
+Registration runs on the green channel: white-balance gains act on each channel separately,
+so a luma mix of R, G and B changes by a colour-dependent factor between the two shots,
+whereas one channel only sees a monotone tone change that the tone match and the luminance
+gain/offset absorb. Green is also the least noisy channel of a Bayer sensor.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..capture.photo_io import Photo, read_photo, write_png
+from ..errors import DdirKitError
+from ..fileio import atomic_write_json, sha256_file
+from ..scales import as_fraction
+from .coarse_alignment import coarse_align, grid_corners_in_lr, nominal_grid_to_lr
+from .fine_alignment import FineConfig, fine_align
+from .local_shift_check import LocalCheckConfig, LocalShiftMap, judge_local, local_shift_map
+from .pair_map import PairMap, compose_affine, grid_to_hr_affine, invert_affine
+from .pair_resampling import (colour_transfer, grid_sample_points, hr_crop_for_map, hr_on_lr_grid,
+                              lr_grid_size, resample_lr)
+
+PAIR_JSON_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RegistrationConfig:
+    """radial: also fit the relative radial term. margin_lr_px: keep the LR grid this far inside
+    the LR photo. min_zncc: lowest global correlation after alignment. max_clipped_fraction,
+    min_contrast: exposure gates (contrast = std of the green channel, 0..255 scale).
+    max_scale_error: largest tolerated |measured / nominal - 1|. min_sharpness_ratio: lowest
+    tolerated ratio of LR to template gradient energy (a shaken or misfocused shot). interpolation: 'lanczos' or
+    'bicubic' for lr.png. colour_transfer: RealSR's colour correction of lr.png (off: DDIR
+    models the photometric shift)."""
+
+    radial: bool = False
+    margin_lr_px: float = 4.0
+    min_zncc: float = 0.85
+    max_clipped_fraction: float = 0.25
+    min_contrast: float = 4.0
+    max_scale_error: float = 0.06
+    min_sharpness_ratio: float = 0.3
+    interpolation: str = "lanczos"
+    colour_transfer: bool = False
+    fine: FineConfig = field(default_factory=FineConfig)
+    local: LocalCheckConfig = field(default_factory=LocalCheckConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class PairRegistration:
+    """Everything pair.json records. ``pair_map`` is None when registration stopped before a map
+    existed (e.g. a failed exposure); ``status`` is 'ok' or 'rejected' with ``reason``."""
+
+    scale: Fraction
+    status: str
+    reason: str = ""
+    pair_map: PairMap | None = None
+    scale_measured: float | None = None
+    hr_crop: tuple[int, int, int, int] | None = None
+    lr_size: tuple[int, int] | None = None
+    luminance: dict = field(default_factory=dict)
+    residual: dict = field(default_factory=dict)
+    local: LocalShiftMap | None = None
+    coarse: dict = field(default_factory=dict)
+    timing_s: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        out = {"version": PAIR_JSON_VERSION, "scale": float(self.scale), "scale_fraction": str(self.scale),
+               "scale_measured": self.scale_measured, "status": self.status, "reason": self.reason}
+        if self.pair_map is not None:
+            out.update(self.pair_map.to_dict())
+        out.update({"hr_crop": list(self.hr_crop) if self.hr_crop else None,
+                    "lr_size": list(self.lr_size) if self.lr_size else None,
+                    "luminance": self.luminance, "residual": self.residual,
+                    "local_shift": self.local.to_dict() if self.local is not None else None,
+                    "coarse": self.coarse, "timing_s": {k: round(v, 3) for k, v in self.timing_s.items()}})
+        return out
+
+
+def green_255(rgb: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(rgb[..., 1], np.float32) * np.float32(255.0)
+
+
+def register_arrays(hr_rgb: np.ndarray, lr_rgb: np.ndarray, scale, config: RegistrationConfig = RegistrationConfig()
+                    ) -> PairRegistration:
+    """Estimate the map of one pair and decide whether it is usable. No file IO.
+
+    hr_rgb, lr_rgb: float32 HxWx3 in [0, 1] (the two photos, any sizes). scale: nominal s.
+    """
+    s = as_fraction(scale)
+    sf = float(s)
+    timing = {}
+    t_start = time.perf_counter()
+    hr_g, lr_g = green_255(hr_rgb), green_255(lr_rgb)
+    hr_size = (hr_g.shape[1], hr_g.shape[0])
+    lr_size_photo = (lr_g.shape[1], lr_g.shape[0])
+    res = PairRegistration(s, "rejected", timing_s=timing)
+
+    # Preliminary grid: the whole HR photo, sides snapped to the scale's numerator.
+    p = s.numerator
+    w0, h0 = (hr_size[0] // p) * p, (hr_size[1] // p) * p
+    if w0 == 0 or h0 == 0:
+        raise DdirKitError(f"HR photo {hr_size[0]}x{hr_size[1]} is smaller than one LR pixel at scale {s}")
+    pre_crop = ((hr_size[0] - w0) // 2, (hr_size[1] - h0) // 2, w0, h0)
+    template = hr_on_lr_grid(hr_g, pre_crop, s)
+    nominal = nominal_grid_to_lr(sf, pre_crop[:2], hr_size, lr_size_photo)
+
+    why = _exposure_problem(hr_g, config, "HR")
+    lr_view = _nominal_view(lr_g, nominal, template.shape)
+    why = why or _exposure_problem(lr_view, config, "LR")
+    if why:
+        res.reason = why
+        return res
+    # Clipped template pixels say nothing about geometry.
+    t_mask = (template > 1.0) & (template < 254.0)
+
+    t0 = time.perf_counter()
+    coarse = coarse_align(template, lr_g, nominal, template_mask=t_mask)
+    res.coarse = {"method": coarse.method, "zncc": round(coarse.zncc, 4), "inliers": coarse.inliers}
+    timing["coarse"] = time.perf_counter() - t0
+
+    # Work on the part of the LR photo the grid can reach (plus a margin for refinement).
+    corners = grid_corners_in_lr(coarse.grid_to_lr, (template.shape[1], template.shape[0]))
+    pad = 0.05 * max(template.shape) + 16
+    ox = int(max(0, np.floor(corners[:, 0].min() - pad)))
+    oy = int(max(0, np.floor(corners[:, 1].min() - pad)))
+    ex = int(min(lr_size_photo[0], np.ceil(corners[:, 0].max() + pad) + 1))
+    ey = int(min(lr_size_photo[1], np.ceil(corners[:, 1].max() + pad) + 1))
+    if ex - ox < 16 or ey - oy < 16:
+        res.reason = "the LR photo does not cover the HR photo's field (coarse alignment)"
+        return res
+    moving = lr_g[oy:ey, ox:ex]
+    a_crop = coarse.grid_to_lr.copy()
+    a_crop[:, 2] -= (ox, oy)
+
+    t0 = time.perf_counter()
+    lut_x, lut_y = tone_curve(template, moving, a_crop, t_mask)
+    moving = np.interp(moving, lut_x, lut_y).astype(np.float32)
+    timing["tone"] = time.perf_counter() - t0
+
+    centre = ((lr_size_photo[0] - 1) / 2.0, (lr_size_photo[1] - 1) / 2.0)
+    norm = 0.5 * float(np.hypot(*lr_size_photo))
+    fine_cfg = FineConfig(**{**asdict(config.fine), "radial": config.radial})
+    hr_to_grid = invert_affine(grid_to_hr_affine(sf, pre_crop[:2]))
+    fit_mask, a_fit = t_mask, a_crop
+    # Pass 1 fits the whole frame. Where tiles then disagree (an object in one photo only,
+    # parallax), pass 2 refits the two finest levels without them, so that the map reported
+    # (and the trim) is not pulled by what the L1 weights only damp.
+    for attempt in range(2):
+        t0 = time.perf_counter()
+        fine = fine_align(template, moving, a_fit, template_mask=fit_mask,
+                          radial_centre_px=(centre[0] - ox, centre[1] - oy), radial_norm_px=norm, config=fine_cfg)
+        timing[f"fine_pass{attempt + 1}"] = time.perf_counter() - t0
+        grid_to_lr = fine.grid_to_lr.copy()
+        grid_to_lr[:, 2] += (ox, oy)
+        pmap = PairMap(invert_affine(compose_affine(grid_to_lr, hr_to_grid)), fine.radial_k1, centre, norm)
+        res.pair_map = pmap
+        res.scale_measured = float(np.sqrt(abs(np.linalg.det(pmap.lr_to_hr[:, :2]))))
+        res.luminance = {"tone_curve_lr": np.round(lut_x, 3).tolist(), "tone_curve_hr": np.round(lut_y, 3).tolist(),
+                         "gain": round(fine.gain, 6), "offset": round(fine.offset, 4),
+                         "model": "hr_green*255 ~ gain * tone(lr_green*255) + offset, tone by interpolation"}
+        res.residual = {**{k: round(float(v), 5) for k, v in fine.stats.items()}, "passes": attempt + 1,
+                        "iterations": fine.iterations, "converged": fine.converged, "units": "green channel, 0..255"}
+        why = _global_problem(fine, res.scale_measured, sf, config)
+        if why:
+            res.reason = why
+            return res
+        try:
+            crop = hr_crop_for_map(pmap, hr_size, lr_size_photo, s, config.margin_lr_px)
+        except DdirKitError as e:
+            res.reason = e.reason
+            return res
+        t0 = time.perf_counter()
+        shift_map = _local_map(hr_g, moving, (ox, oy), pmap, crop, s, fine, config.local)
+        timing[f"local_pass{attempt + 1}"] = time.perf_counter() - t0
+        if attempt == 1 or not shift_map.bad.any():
+            break
+        excluded = _tiles_on_pre_grid(shift_map, crop, pre_crop, s, template.shape)
+        fit_mask = t_mask & ~excluded
+        a_fit = fine.grid_to_lr
+        fine_cfg = FineConfig(**{**asdict(fine_cfg), "max_levels": 2})
+
+    verdict = judge_local(shift_map, config.local)
+    res.local = shift_map
+    res.hr_crop, res.lr_size = crop, lr_grid_size(crop, s)
+    if verdict.keep_tiles is None:
+        res.reason = verdict.reason
+        return res
+    if verdict.reason:  # trimmed: shrink the crop to the kept tiles
+        crop = _crop_of_tiles(crop, verdict.keep_tiles, shift_map, s)
+        crop = hr_crop_for_map(pmap, hr_size, lr_size_photo, s, config.margin_lr_px, within=crop)
+        res.hr_crop, res.lr_size = crop, lr_grid_size(crop, s)
+    res.status, res.reason = "ok", verdict.reason
+    timing["total"] = time.perf_counter() - t_start
+    return res
+
+
+def tone_curve(template: np.ndarray, moving: np.ndarray, grid_to_lr: np.ndarray, mask: np.ndarray,
+               n_knots: int = 65) -> tuple[np.ndarray, np.ndarray]:
+    """A monotone curve taking LR grey levels to template grey levels, by matching quantiles over
+    the overlap at a coarse level (absorbs gamma and tone-curve differences that a gain and
+    offset cannot). Returns (lr_levels, hr_levels), increasing."""
+    level, side = 0, max(template.shape)
+    t, m, k = template, moving, mask.astype(np.float32)
+    while side > 600:
+        t, m, k = cv2.pyrDown(t), cv2.pyrDown(m), cv2.pyrDown(k)
+        side //= 2
+        level += 1
+    a = grid_to_lr.copy()
+    a[:, 2] /= 2.0 ** level
+    warped = cv2.warpAffine(m, a, (t.shape[1], t.shape[0]), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan)
+    valid = np.isfinite(warped) & (k > 0.999)
+    if valid.sum() < 100:
+        return np.array([0.0, 255.0]), np.array([0.0, 255.0])
+    q = np.linspace(0, 100, n_knots)
+    x = np.percentile(warped[valid], q)
+    y = np.percentile(t[valid], q)
+    # strictly increasing knots for np.interp
+    x = np.maximum.accumulate(x + np.arange(n_knots) * 1e-6)
+    y = np.maximum.accumulate(y)
+    return x, y
+
+
+def _global_problem(fine, scale_measured: float, sf: float, config: RegistrationConfig) -> str:
+    zncc = fine.stats.get("zncc_best90", np.nan)
+    if not np.isfinite(zncc) or zncc < config.min_zncc:
+        return (f"poor agreement after alignment (zncc {zncc:.3f} < {config.min_zncc} on the best-fitting "
+                "90 % of pixels): failed exposure, blur, or not the same scene")
+    sharp = fine.stats.get("sharpness_ratio", np.nan)
+    if np.isfinite(sharp) and sharp < config.min_sharpness_ratio:
+        return (f"LR photo much blurrier than the HR predicts (gradient ratio {sharp:.2f} < "
+                f"{config.min_sharpness_ratio}): camera shake or missed focus")
+    if abs(scale_measured / sf - 1) > config.max_scale_error:
+        return f"measured scale {scale_measured:.4f} is more than {config.max_scale_error:.0%} off nominal {sf:g}"
+    return ""
+
+
+def _tiles_on_pre_grid(shift_map: LocalShiftMap, crop, pre_crop, s: Fraction, shape) -> np.ndarray:
+    """Bool mask on the preliminary template grid covering the bad tiles, grown by half a tile
+    on every side (an object rarely ends on a tile edge; its neighbours may be hit in part)."""
+    t = shift_map.tile_px
+    du = (crop[0] - pre_crop[0]) / float(s)
+    dv = (crop[1] - pre_crop[1]) / float(s)
+    grow = t // 2
+    mask = np.zeros(shape, bool)
+    for r, c in zip(*np.nonzero(shift_map.bad)):
+        v0, u0 = int(np.floor(r * t + dv)) - grow, int(np.floor(c * t + du)) - grow
+        mask[max(0, v0):max(0, v0 + t + 2 * grow + 1), max(0, u0):max(0, u0 + t + 2 * grow + 1)] = True
+    return mask
+
+
+def _exposure_problem(grey: np.ndarray, config: RegistrationConfig, which: str) -> str:
+    clipped = float(np.mean((grey >= 254.0) | (grey <= 1.0)))
+    if clipped > config.max_clipped_fraction:
+        return f"{which} photo badly exposed: {clipped:.0%} of its pixels are clipped"
+    sd = float(grey.std())
+    if sd < config.min_contrast:
+        return f"{which} photo has almost no contrast (std {sd:.1f} of 255): failed exposure or lens cap"
+    return ""
+
+
+def _nominal_view(lr_g: np.ndarray, nominal: np.ndarray, grid_shape) -> np.ndarray:
+    h, w = grid_shape
+    x0, y0 = nominal[:, 2]
+    xa, ya = int(max(0, x0)), int(max(0, y0))
+    view = lr_g[ya:int(y0 + h), xa:int(x0 + w)]
+    return view if view.size else lr_g
+
+
+def _local_map(hr_g, moving, offset, pmap, crop, s, fine, cfg) -> LocalShiftMap:
+    template = hr_on_lr_grid(hr_g, crop, s)
+    mx, my = grid_sample_points(crop, s, pmap)
+    mx -= offset[0]
+    my -= offset[1]
+    return local_shift_map(template, moving, mx, my, gain=fine.gain, offset=fine.offset, config=cfg)
+
+
+def _crop_of_tiles(crop, keep_tiles, shift_map: LocalShiftMap, s: Fraction):
+    """HR crop of a tile rectangle; the last row/column of tiles extends to the grid's edge."""
+    r0, c0, r1, c1 = keep_tiles
+    rows, cols = shift_map.bad.shape
+    t = shift_map.tile_px
+    wl, hl = lr_grid_size(crop, s)
+    u0, v0 = c0 * t, r0 * t
+    u1 = wl if c1 == cols else c1 * t
+    v1 = hl if r1 == rows else r1 * t
+    q = s.denominator
+    u0, v0 = -(-u0 // q) * q, -(-v0 // q) * q  # HR offset s*u must be an integer
+    x0 = crop[0] + int(s * u0)
+    y0 = crop[1] + int(s * v0)
+    return x0, y0, int(s * (u1 - u0)), int(s * (v1 - v0))
+
+
+# ---------------------------------------------------------------------------------------
+# with files
+
+
+def register_pair(hr_path: str | Path, lr_path: str | Path, scale, out_dir: str | Path,
+                  config: RegistrationConfig = RegistrationConfig()) -> PairRegistration:
+    """Register one pair of photo files and write ``out_dir/{hr.png, lr.png, pair.json}``.
+
+    The folder appears complete or not at all (written beside it, then renamed). Rejected
+    pairs get pair.json with the reason, plus the images when a map exists (for
+    `register --inspect`; `crop` uses only status 'ok'). Unreadable input raises DdirKitError.
+    """
+    hr, lr = read_photo(hr_path), read_photo(lr_path)
+    result = register_arrays(hr.rgb, lr.rgb, scale, config)
+    write_pair_folder(out_dir, result, hr, lr, config,
+                      sources={"hr": {"file": str(hr_path), "sha256": sha256_file(hr_path)},
+                               "lr": {"file": str(lr_path), "sha256": sha256_file(lr_path)}})
+    return result
+
+
+def write_pair_folder(out_dir: str | Path, result: PairRegistration, hr: Photo, lr: Photo,
+                      config: RegistrationConfig, sources: dict | None = None) -> Path:
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        if result.hr_crop is not None and result.pair_map is not None:
+            x0, y0, w, h = result.hr_crop
+            # HR pixels are written back exactly (float32 holds every 8- and 16-bit level).
+            write_png(tmp / "hr.png", hr.rgb[y0:y0 + h, x0:x0 + w], hr.bit_depth)
+            lr_img = resample_lr(lr.rgb, result.pair_map, result.hr_crop, result.scale, config.interpolation)
+            if config.colour_transfer:
+                lr_img = colour_transfer(lr_img, hr_on_lr_grid(hr.rgb, result.hr_crop, result.scale))
+            write_png(tmp / "lr.png", lr_img, lr.bit_depth)
+        record = result.to_dict()
+        record["hr_bit_depth"], record["lr_bit_depth"] = hr.bit_depth, lr.bit_depth
+        record["hr_photo_size"], record["lr_photo_size"] = list(hr.size), list(lr.size)
+        record["sources"] = sources or {}
+        record["config"] = config.to_dict()
+        atomic_write_json(tmp / "pair.json", record)
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+            os.replace(out_dir, old / "x")
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
+
+
+__all__ = ["RegistrationConfig", "PairRegistration", "register_arrays", "register_pair", "write_pair_folder",
+           "tone_curve"]
