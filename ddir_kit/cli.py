@@ -270,9 +270,34 @@ def simulate_calibration(out, focals, sensor, seed, fmt, board, bayer):
 
 @simulate.command("scenes")
 @click.argument("out", type=_path_in)
-def simulate_scenes(out):
-    """Scenes shot at HR and at every LR scale."""
-    _not_built("capture simulate scenes", 3)
+@click.option("--scenes", "n_scenes", type=int, default=4, show_default=True)
+@click.option("--calibration", type=_path_in, default=None, help="calibration.json: shoot its targets' focal lengths")
+@click.option("--scales", default=None, help="e.g. 1.5,2,3,4: shoot each at its TRUE focal length")
+@click.option("--sensor", default="1200x800", show_default=True, help="WxH pixels (full frame: 5760x3840)")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--bit-depth", type=click.Choice(["8", "16"]), default="8", show_default=True)
+@click.option("--bayer/--no-bayer", default=False, help="RGGB sensor with demosaicing")
+@click.option("--moving-object", default="", help="scales whose LR shot gets an object no other shot has")
+@click.option("--failed-exposure", default="", help="e.g. 3:over,2:under")
+def simulate_scenes(out, n_scenes, calibration, scales, sensor, seed, bit_depth, bayer, moving_object,
+                    failed_exposure):
+    """Scenes shot at HR and at every LR scale, in the capture layout, with truth.json."""
+    from .capture.simulate import parse_size
+    from .capture.simulate_scenes import parse_planting, simulate_scenes as run, targets_from_calibration
+
+    if (calibration is None) == (scales is None):
+        raise DdirKitError("give exactly one of --calibration and --scales")
+    kw = {}
+    if calibration is not None:
+        kw["reference_focal_mm"], kw["targets"] = targets_from_calibration(calibration)
+    else:
+        from .scales import parse_scale_list
+        kw["scales"] = parse_scale_list(scales)
+    result = run(out, n_scenes, seed=seed, sensor=parse_size(sensor, "sensor"), bit_depth=int(bit_depth),
+                 bayer=bayer, planting=parse_planting(moving_object, failed_exposure), progress=click.echo, **kw)
+    for path in result.skipped:
+        click.echo(f"skipped (already done): {path.name}")
+    click.echo(f"{len(result.scenes)} scenes written, {len(result.skipped)} skipped, in {result.out}")
 
 
 # ---------------------------------------------------------------------------------------

@@ -75,6 +75,20 @@ class PlanarTexture:
         small = cv2.resize(self.image, (w, h), interpolation=cv2.INTER_AREA)
         return PlanarTexture(small, self.extent_mm, self.border, self.border_value)
 
+    def render(self, x_mm: np.ndarray, y_mm: np.ndarray, footprint_mm: float) -> np.ndarray:
+        """Sample the texture at plane points (float32 HxW maps) -> float32 HxWx3.
+
+        footprint_mm: the size of a pixel on the plane; the texture is area-prefiltered to it
+        first (antialiasing), then sampled bilinearly."""
+        tex = self.at_texel_mm(footprint_mm)
+        tx, ty = tex.texel_coords(x_mm, y_mm)
+        if tex.border == "reflect":
+            border, value = cv2.BORDER_REFLECT, 0
+        else:
+            border, value = cv2.BORDER_CONSTANT, (tex.border_value,) * 3
+        return cv2.remap(tex.image, tx.astype(np.float32), ty.astype(np.float32), cv2.INTER_LINEAR,
+                         borderMode=border, borderValue=value)
+
     def with_patch(self, patch: np.ndarray, centre_mm: tuple[float, float]) -> "PlanarTexture":
         """A copy with ``patch`` (float32 hxwx3 linear, same texel size) pasted at a plane point."""
         img = self.image.copy()
@@ -87,6 +101,82 @@ class PlanarTexture:
             raise DdirKitError("patch lies outside the texture")
         img[t0:t1, l0:l1] = patch[t0 - top:t1 - top, l0 - left:l1 - left]
         return PlanarTexture(img, self.extent_mm, self.border, self.border_value)
+
+
+@dataclass(frozen=True)
+class PlanarScene:
+    """Opaque rectangles (photos, an object) on a plain wall, drawn in order.
+
+    layers: PlanarTexture whose extent_mm is the rectangle it covers (border ignored: nothing
+        outside it). background: linear grey of the wall.
+    Edges are antialiased: each layer carries an alpha channel sampled with the same filter,
+    so a photo's edge lies at its extent for every pixel size.
+    """
+
+    layers: tuple[PlanarTexture, ...]
+    background: float = 0.12
+
+    def render(self, x_mm: np.ndarray, y_mm: np.ndarray, footprint_mm: float) -> np.ndarray:
+        h, w = x_mm.shape
+        out = np.full((h, w, 3), self.background, np.float32)
+        # coarse copies of the maps find each layer's bounding box cheaply
+        step = 8
+        cx, cy = x_mm[::step, ::step], y_mm[::step, ::step]
+        for layer in self.layers:
+            x0, y0, x1, y1 = layer.extent_mm
+            pad = 2 * footprint_mm
+            hit = (cx >= x0 - pad) & (cx <= x1 + pad) & (cy >= y0 - pad) & (cy <= y1 + pad)
+            if not hit.any():
+                continue
+            rows, cols = np.nonzero(hit.any(axis=1))[0], np.nonzero(hit.any(axis=0))[0]
+            r0, r1 = max(0, (rows[0] - 1) * step), min(h, (rows[-1] + 2) * step)
+            c0, c1 = max(0, (cols[0] - 1) * step), min(w, (cols[-1] + 2) * step)
+            tex = layer.at_texel_mm(footprint_mm)
+            rgba = np.concatenate([tex.image, np.ones(tex.image.shape[:2] + (1,), np.float32)], axis=2)
+            tx, ty = tex.texel_coords(x_mm[r0:r1, c0:c1], y_mm[r0:r1, c0:c1])
+            # transparent (alpha 0) beyond the rectangle: bilinear alpha is 0.5 exactly on its edge
+            s = cv2.remap(rgba, tx.astype(np.float32), ty.astype(np.float32), cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+            a = s[:, :, 3:4]
+            region = out[r0:r1, c0:c1]
+            region *= 1.0 - a
+            region += s[:, :, :3]  # premultiplied: the colour already carries alpha
+        return out
+
+
+def postcard_wall(photos: list[np.ndarray], texel_mm: float, cover_mm: tuple[float, float],
+                  rng: np.random.Generator, offset_mm: tuple[float, float] = (0.0, 0.0),
+                  gap: float = 0.05, background: float = 0.12) -> PlanarScene:
+    """Photos pinned on a wall in a grid, ``photos[0]`` in the middle (centred at offset_mm),
+    the others drawn at random (randomly mirrored) around it until the grid covers
+    ``cover_mm`` = (half width, half height) around the plane origin.
+
+    photos: float32 linear HxWx3 images; each is scaled to the middle one's size.
+    texel_mm: size of one texel of the middle photo on the plane. gap: space between photos
+    as a fraction of the photo width.
+    """
+    h, w = photos[0].shape[:2]
+    card_w, card_h = w * texel_mm, h * texel_mm
+    pitch_x, pitch_y = card_w * (1 + gap), card_h + card_w * gap
+    kx = max(0, int(np.ceil((cover_mm[0] + abs(offset_mm[0])) / pitch_x - 0.5)))
+    ky = max(0, int(np.ceil((cover_mm[1] + abs(offset_mm[1])) / pitch_y - 0.5)))
+    layers = []
+    others = photos[1:] or photos
+    for j in range(-ky, ky + 1):
+        for i in range(-kx, kx + 1):
+            if i == 0 and j == 0:
+                img = photos[0]
+            else:
+                img = others[int(rng.integers(len(others)))]
+                if img.shape[:2] != (h, w):
+                    img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+                if rng.integers(2):
+                    img = img[:, ::-1]
+                img = np.ascontiguousarray(img)
+            cx, cy = offset_mm[0] + i * pitch_x, offset_mm[1] + j * pitch_y
+            layers.append(PlanarTexture(img, (cx - card_w / 2, cy - card_h / 2, cx + card_w / 2, cy + card_h / 2),
+                                        "constant", background))
+    return PlanarScene(tuple(layers), background)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ Public API
   white-balance gains, tone-curve gamma, noise seed, EXIF time); ``ShotSettings.random(...)``
   draws the per-shot disturbances from a numpy Generator.
 - ``shot_geometry(lens, body, settings)`` -> ShotGeometry (see shot_geometry.py).
-- ``shoot(lens, body, settings, texture, distance_mm)`` -> ``VirtualShot`` with the developed
+- ``shoot(lens, body, settings, scene, distance_mm)`` -> ``VirtualShot`` with the developed
   RGB image, the linear raw data, the exact geometry and the EXIF.
 - ``save_shot(path, shot)``: JPEG / PNG / TIFF (8 or 16 bit) with EXIF, or a real DNG.
 
@@ -34,7 +34,7 @@ import numpy as np
 from ..errors import DdirKitError
 from .exif import PhotoExif
 from .lens_model import ZoomLens
-from .scenes import PlanarTexture, linear_to_srgb
+from .scenes import linear_to_srgb
 from .shot_geometry import ShotGeometry, TripodPose
 
 SHOT_FORMATS = ("jpg", "png", "tif", "dng")
@@ -184,10 +184,10 @@ def shot_exif(lens: ZoomLens, body: CameraBody, settings: ShotSettings) -> Photo
                      camera_model=body.model, lens_model=lens.name)
 
 
-def texel_maps(geometry: ShotGeometry, texture: PlanarTexture, distance_mm: float):
-    """(map_x, map_y, field2): float32 HxW texel coordinates seen by every pixel, and the
-    squared relative field position, for cv2.remap. Computed exactly on a grid every
-    _MAP_STEP_PX pixels (padded beyond the frame) and upsampled bilinearly."""
+def plane_maps(geometry: ShotGeometry, distance_mm: float):
+    """(x_mm, y_mm, field2): float32 HxW plane coordinates seen by every pixel on the plane
+    Z = distance_mm, and the squared relative field position. Computed exactly on a grid
+    every _MAP_STEP_PX pixels (padded beyond the frame) and upsampled bilinearly."""
     g, pad = _MAP_STEP_PX, _MAP_PAD
     nx = -(-geometry.width_px // g) + 2 * pad
     ny = -(-geometry.height_px // g) + 2 * pad
@@ -197,29 +197,25 @@ def texel_maps(geometry: ShotGeometry, texture: PlanarTexture, distance_mm: floa
     vs = g * np.arange(ny) + (g - 1) / 2.0 - g * pad
     uu, vv = np.meshgrid(us, vs)
     x_mm, y_mm = geometry.pixel_to_plane(uu, vv, distance_mm)
-    tx, ty = texture.texel_coords(x_mm, y_mm)
     f2 = geometry.field(uu, vv) ** 2
     crop = (slice(g * pad, g * pad + geometry.height_px), slice(g * pad, g * pad + geometry.width_px))
     out = []
-    for coarse in (tx, ty, f2):
+    for coarse in (x_mm, y_mm, f2):
         full = cv2.resize(coarse, (nx * g, ny * g), interpolation=cv2.INTER_LINEAR)
         out.append(np.ascontiguousarray(full[crop], dtype=np.float32))
     return tuple(out)
 
 
-def render_optical_image(lens: ZoomLens, body: CameraBody, settings: ShotSettings, texture: PlanarTexture,
+def render_optical_image(lens: ZoomLens, body: CameraBody, settings: ShotSettings, scene,
                          distance_mm: float, geometry: ShotGeometry | None = None) -> np.ndarray:
-    """The light on the sensor: float32 HxWx3 linear, before exposure and noise."""
+    """The light on the sensor: float32 HxWx3 linear, before exposure and noise.
+
+    scene: anything on the plane with ``render(x_mm, y_mm, footprint_mm)`` (PlanarTexture,
+    PlanarScene); it prefilters itself to the pixel footprint (antialiasing)."""
     geometry = geometry or shot_geometry(lens, body, settings)
-    # antialiasing by prefiltering: texels no finer than the pixel footprint on the plane
     footprint_mm = distance_mm / geometry.focal_px
-    tex = texture.at_texel_mm(footprint_mm)
-    map_x, map_y, f2 = texel_maps(geometry, tex, distance_mm)
-    if tex.border == "reflect":
-        border, value = cv2.BORDER_REFLECT, 0
-    else:
-        border, value = cv2.BORDER_CONSTANT, (tex.border_value,) * 3
-    img = cv2.remap(tex.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=border, borderValue=value)
+    x_mm, y_mm, f2 = plane_maps(geometry, distance_mm)
+    img = scene.render(x_mm, y_mm, footprint_mm)
     img = _field_dependent_blur(img, f2, lens, settings.focal_mm, body.width_px)
     img *= lens.vignetting(settings.focal_mm, np.sqrt(f2)).astype(np.float32)[:, :, None]
     return img
@@ -268,11 +264,12 @@ def _mosaic(rgb: np.ndarray) -> np.ndarray:
     return mosaic_rggb(rgb)
 
 
-def shoot(lens: ZoomLens, body: CameraBody, settings: ShotSettings, texture: PlanarTexture,
+def shoot(lens: ZoomLens, body: CameraBody, settings: ShotSettings, scene,
           distance_mm: float, distortion: bool = True) -> VirtualShot:
-    """Render one shot of a planar scene at ``distance_mm`` (deterministic for its settings)."""
+    """Render one shot of a planar scene (PlanarTexture or PlanarScene) at ``distance_mm``;
+    deterministic for its settings."""
     geometry = shot_geometry(lens, body, settings, distortion)
-    optical = render_optical_image(lens, body, settings, texture, distance_mm, geometry)
+    optical = render_optical_image(lens, body, settings, scene, distance_mm, geometry)
     rgb, raw, wb = expose(body, settings, optical)
     return VirtualShot(rgb, raw, geometry, settings, shot_exif(lens, body, settings), wb, body.bit_depth)
 

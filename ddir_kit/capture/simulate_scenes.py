@@ -1,0 +1,441 @@
+"""Scenes shot with the virtual zoom camera: the capture layout with exact ground truth, and
+camera cards.
+
+Public API
+----------
+- ``simulate_scenes(out, n_scenes, targets=... | scales=..., ...)`` -> ``SimulatedScenes``:
+  per scene one HR shot at the reference (longest) focal length and one LR shot per scale,
+  written as ``OUT/<scene>/hr.png``, ``lr_x<tag>.png``, ``scene.json`` (capture_layout schema,
+  the same as `capture ingest` writes) and ``truth.json`` (lens and camera parameters; per LR
+  shot the true scale to HR, the least-squares affine ``lr_to_hr`` over the region both shots
+  see, its max deviation from the true map, and a dense grid of the true map saved as
+  ``truth_lr_x<tag>_to_hr.npy``; see truth_maps.py).
+- ``write_camera_card(out, n_scenes, ...)`` -> ``CameraCard``: the same shots as a camera
+  card would hold them: IMG_0001.JPG / IMG_0001.DNG ... in shooting order with EXIF times
+  (HR first, then LR from long to short focal length; scenes a few minutes apart), no scene
+  folders. The truth goes to ``truth_path`` (outside the card) when given.
+- ``targets_from_calibration(path)`` / ``targets_for_scales(lens, scales)``: the (nominal
+  scale, focal length) list of a session, from calibration.json's ``targets`` or, for
+  ``--scales``, the TRUE focal length of each scale.
+- ``Planting``: per LR scale, a moving object (a patch of another photograph present in that
+  shot only) and/or a failed exposure ('over' or 'under'), to test rejection downstream.
+
+Scenes are planar photographs (packaged City100 postcards by default; any photos via
+``textures``), placed so that the HR shot sees about one texel per pixel, mirrored beyond
+their edges to fill the wide LR views. Deterministic for a seed: every shot draws from its
+own generator seeded by (seed, scene, shot).
+"""
+
+from __future__ import annotations
+
+import shutil
+from functools import lru_cache
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..errors import DdirKitError
+from ..fileio import atomic_write_json, read_json
+from ..scales import as_fraction, parse_scale_list, scale_tag
+from .capture_layout import HR_FILE, SceneRecord, ShotRecord, lr_file_name, scene_name, write_scene_json
+from .lens_model import ZoomLens, true_focal_for_scale, true_scale
+from .photo_io import read_rgb
+from .scenes import PlanarScene, PlanarTexture, packaged_textures, postcard_wall, srgb_to_linear
+from .simulate import DEFAULT_START_TIME, _Manifest
+from .truth_maps import lr_to_hr_truth
+from .virtual_camera import CameraBody, ShotSettings, VirtualShot, save_shot, shoot, shot_geometry
+
+SCENE_DISTANCE_MM = 8000.0
+TRUTH_JSON = "truth.json"
+_FAILED_GAIN = {"over": 8.0, "under": 1 / 12}
+_SHOT_INTERVAL_S = 5.0
+_SCENE_GAP_S = 240.0
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Planting:
+    """Planted faults, per nominal LR scale.
+
+    moving_object: scales whose LR shot gets an object (a patch of another photo) that no
+        other shot of the scene shows.
+    failed_exposure: {scale: 'over' | 'under'}: that LR shot is 8x over or 12x under exposed.
+    object_size: object side as a fraction of the HR frame height.
+    """
+
+    moving_object: tuple[float, ...] = ()
+    failed_exposure: dict = field(default_factory=dict)
+    object_size: float = 0.25
+
+    def __post_init__(self):
+        for kind in self.failed_exposure.values():
+            if kind not in _FAILED_GAIN:
+                raise DdirKitError(f"failed exposure must be 'over' or 'under', got {kind!r}")
+
+    def to_dict(self) -> dict:
+        return dict(moving_object=[float(s) for s in self.moving_object],
+                    failed_exposure={str(float(k)): v for k, v in self.failed_exposure.items()},
+                    object_size=self.object_size)
+
+    def has_object(self, scale: Fraction) -> bool:
+        return any(as_fraction(s) == scale for s in self.moving_object)
+
+    def exposure(self, scale: Fraction) -> str | None:
+        for s, kind in self.failed_exposure.items():
+            if as_fraction(s) == scale:
+                return kind
+        return None
+
+
+@dataclass(frozen=True)
+class SimulatedScenes:
+    out: Path
+    scenes: list[Path]
+    skipped: list[Path]
+
+
+@dataclass(frozen=True)
+class CameraCard:
+    """photos: in shooting order; truth: one dict per scene (see simulate_scenes' truth.json)."""
+
+    out: Path
+    photos: list[Path]
+    truth: list[dict]
+    truth_path: Path | None
+
+
+def targets_for_scales(lens: ZoomLens, scales: Sequence, reference_focal_mm: float | None = None
+                       ) -> list[tuple[Fraction, float]]:
+    """(scale, TRUE focal length) for each scale, ascending."""
+    ref = lens.max_focal_mm if reference_focal_mm is None else reference_focal_mm
+    fr = sorted({as_fraction(s) for s in scales})
+    return [(s, true_focal_for_scale(lens, float(s), ref)) for s in fr]
+
+
+def targets_from_calibration(path: str | Path) -> tuple[float, list[tuple[Fraction, float]]]:
+    """(reference_focal_mm, [(scale, focal_mm), ...]) from a calibration.json."""
+    d = read_json(path)
+    try:
+        ref = float(d["reference_focal_mm"])
+        targets = sorted((as_fraction(t["scale"]), float(t["focal_mm"])) for t in d["targets"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise DdirKitError(f"calibration needs reference_focal_mm and targets [{{scale, focal_mm}}] "
+                           f"({type(e).__name__}: {e})", path) from None
+    if not targets:
+        raise DdirKitError("calibration has no targets", path)
+    return ref, targets
+
+
+# ---------------------------------------------------------------------------------------
+# one scene
+
+
+@dataclass(frozen=True)
+class _Scene:
+    index: int                 # 1-based
+    texture_path: Path         # the photo in the middle of the wall (what HR sees)
+    mirrored: bool
+    offset_mm: tuple[float, float]
+    texel_mm: float            # of the photos on the wall
+    footprint_mm: float        # of an HR pixel on the wall
+    cover_mm: tuple[float, float]
+
+
+def _plan_scene(index: int, seed: int, textures: list[Path], lens: ZoomLens, body: CameraBody,
+                reference_focal_mm: float, widest_focal_mm: float) -> _Scene:
+    rng = np.random.default_rng([seed, index, 0])
+    order = np.random.default_rng([seed, 0, 0]).permutation(len(textures))
+    tex = textures[int(order[(index - 1) % len(textures)])]
+    # about one texel per HR pixel, so that the HR shot has all the photo's detail; a photo
+    # smaller than the sensor is enlarged to fill the HR frame's height
+    card_h = _linear_photo(tex).shape[0]
+    footprint = SCENE_DISTANCE_MM / float(lens.focal_px(reference_focal_mm, body.width_px, body.sensor_width_mm))
+    texel_mm = footprint * max(1.0, body.height_px / card_h)
+    offset = tuple(float(v) for v in rng.uniform(-0.08, 0.08, 2) * body.height_px * footprint)
+    # the wall must fill the widest LR view, tripod disturbance and distortion included
+    wide = shot_geometry(lens, body, ShotSettings(widest_focal_mm))
+    u = np.array([-0.5, body.width_px - 0.5, -0.5, body.width_px - 0.5, body.width_px / 2])
+    v = np.array([-0.5, -0.5, body.height_px - 0.5, body.height_px - 0.5, -0.5])
+    x, y = wide.pixel_to_plane(u, v, SCENE_DISTANCE_MM)
+    cover = (float(np.abs(x).max() * 1.03), float(np.abs(y).max() * 1.03))
+    return _Scene(index, tex, bool((index - 1) // len(textures) % 2), offset, texel_mm, footprint, cover)
+
+
+@lru_cache(maxsize=16)
+def _linear_photo(path: Path) -> np.ndarray:
+    img = srgb_to_linear(read_rgb(path))
+    img.setflags(write=False)  # shared between scenes: never modified in place
+    return img
+
+
+def _scene_wall(scene: _Scene, textures: list[Path], seed: int) -> PlanarScene:
+    centre = _linear_photo(scene.texture_path)
+    if scene.mirrored:
+        centre = np.ascontiguousarray(centre[:, ::-1])
+    others = [_linear_photo(p) for p in textures if p != scene.texture_path]
+    return postcard_wall([centre] + others, scene.texel_mm, scene.cover_mm,
+                         np.random.default_rng([seed, scene.index, 0, 1]), scene.offset_mm)
+
+
+def _moving_object(scene: _Scene, textures: list[Path], wall: PlanarScene, body: CameraBody,
+                   size: float, rng: np.random.Generator) -> tuple[PlanarScene, dict]:
+    others = [p for p in textures if p != scene.texture_path] or textures
+    src = _linear_photo(others[int(rng.integers(len(others)))])
+    side = max(8, int(round(size * body.height_px * scene.footprint_mm / scene.texel_mm)))
+    side = min(side, src.shape[0], src.shape[1])
+    top = int(rng.integers(0, src.shape[0] - side + 1))
+    left = int(rng.integers(0, src.shape[1] - side + 1))
+    patch = np.ascontiguousarray(src[top:top + side, left:left + side])
+    # inside the middle of the HR view, where it hides real content in the overlap
+    half_w, half_h = 0.3 * body.width_px * scene.footprint_mm, 0.3 * body.height_px * scene.footprint_mm
+    centre = (float(rng.uniform(-half_w, half_w)), float(rng.uniform(-half_h, half_h)))
+    side_mm = side * scene.texel_mm
+    layer = PlanarTexture(patch, (centre[0] - side_mm / 2, centre[1] - side_mm / 2,
+                                  centre[0] + side_mm / 2, centre[1] + side_mm / 2), "constant")
+    return PlanarScene(wall.layers + (layer,), wall.background), dict(centre_mm=list(centre), side_mm=side_mm)
+
+
+def _box_px(geometry, centre_mm, side_mm) -> list[float]:
+    h = side_mm / 2
+    xs = np.array([-h, h, h, -h]) + centre_mm[0]
+    ys = np.array([-h, -h, h, h]) + centre_mm[1]
+    u, v = geometry.plane_to_pixel(xs, ys, SCENE_DISTANCE_MM)
+    return [float(u.min()), float(v.min()), float(u.max()), float(v.max())]
+
+
+def _shoot_scene(scene: _Scene, targets, reference_focal_mm: float, lens: ZoomLens, body: CameraBody,
+                 seed: int, planting: Planting, textures: list[Path], start: datetime, disturb: bool):
+    """Render the HR shot and every LR shot of a scene. Yields (role, scale, shot, truth extras)."""
+    wall = _scene_wall(scene, textures, seed)
+    # HR first, then LR from long to short focal length, as a photographer zooms out
+    plan = [("hr", None, reference_focal_mm)] + [("lr", s, f) for s, f in sorted(targets, key=lambda t: -t[1])]
+    for k, (role, scale, focal) in enumerate(plan):
+        rng = np.random.default_rng([seed, scene.index, k + 1])
+        settings = ShotSettings.random(rng, lens, body, focal, start + timedelta(seconds=_SHOT_INTERVAL_S * k),
+                                       disturb=disturb, photometric=disturb)
+        extras: dict = {}
+        tex = wall
+        if role == "lr":
+            kind = planting.exposure(scale)
+            if kind:
+                gain = _FAILED_GAIN[kind]
+                settings = settings.replace(exposure_gain=settings.exposure_gain * gain,
+                                            exposure_s=settings.exposure_s * gain)
+                extras["failed_exposure"] = kind
+            if planting.has_object(scale):
+                tex, obj = _moving_object(scene, textures, wall, body, planting.object_size,
+                                          np.random.default_rng([seed, scene.index, k + 1, 1]))
+                extras["moving_object"] = obj
+        shot = shoot(lens, body, settings, tex, SCENE_DISTANCE_MM)
+        yield role, scale, shot, extras
+
+
+def _write_scene(out: Path, scene: _Scene, targets, reference_focal_mm: float, lens: ZoomLens,
+                 body: CameraBody, seed: int, planting: Planting, textures: list[Path], disturb: bool,
+                 start: datetime) -> Path:
+    name = scene_name(scene.index)
+    work = out / f".{name}.tmp"
+    if work.exists():
+        shutil.rmtree(work)  # our own leftover of a killed run (hidden work folder)
+    work.mkdir(parents=True)
+    hr_geom = None
+    hr_record = None
+    lr_records, lr_truth = [], []
+    hr_truth: dict = {}
+    for role, scale, shot, extras in _shoot_scene(scene, targets, reference_focal_mm, lens, body, seed,
+                                                  planting, textures, start, disturb):
+        file = HR_FILE if role == "hr" else lr_file_name(scale)
+        save_shot(work / file, shot)
+        record = ShotRecord(role=role, file=file, scale=None if scale is None else float(scale),
+                            source=f"virtual camera, {shot.settings.focal_mm:.4f} mm", source_format="rendered",
+                            exif=shot.exif.to_dict(), bit_depth=shot.bit_depth,
+                            size_px=(body.width_px, body.height_px), target_focal_mm=shot.settings.focal_mm,
+                            focal_error_mm=round(shot.exif.focal_mm - shot.settings.focal_mm, 6))
+        if role == "hr":
+            hr_geom, hr_record = shot.geometry, record
+            hr_truth = dict(file=file, focal_mm=shot.settings.focal_mm,
+                            effective_focal_mm=float(lens.effective_focal_mm(shot.settings.focal_mm)),
+                            geometry=shot.geometry.to_dict(), settings=shot.settings.to_dict(),
+                            white_balance=list(shot.white_balance))
+            continue
+        lr_records.append(record)
+        tm = lr_to_hr_truth(shot.geometry, hr_geom)
+        grid_file = f"truth_lr_x{scale_tag(scale)}_to_hr.npy"
+        np.save(work / grid_file, tm.grid)
+        planted = dict(extras)
+        if "moving_object" in planted:
+            obj = planted["moving_object"]
+            obj["box_lr_px"] = _box_px(shot.geometry, obj["centre_mm"], obj["side_mm"])
+            obj["box_hr_px"] = _box_px(hr_geom, obj["centre_mm"], obj["side_mm"])
+        lr_truth.append(dict(
+            file=file, scale=float(scale), focal_mm=shot.settings.focal_mm,
+            effective_focal_mm=float(lens.effective_focal_mm(shot.settings.focal_mm)),
+            true_scale=true_scale(lens, shot.settings.focal_mm, reference_focal_mm),
+            **tm.to_json(grid_file), geometry=shot.geometry.to_dict(), settings=shot.settings.to_dict(),
+            white_balance=list(shot.white_balance), planted=planted))
+    write_scene_json(work, SceneRecord(scene=name, hr=hr_record, lr=tuple(lr_records), source="virtual camera",
+                                       reference_focal_mm=reference_focal_mm))
+    atomic_write_json(work / TRUTH_JSON, dict(
+        kind="scene", scene=name, seed=seed,
+        conventions=("pixels: x right, y down, (0, 0) = centre of the top-left pixel; true_scale = effective "
+                     "focal of HR / effective focal of the LR shot (magnification on the optical axis); "
+                     "lr_to_hr: 2x3 affine, HR (x, y) = A @ (u, v, 1) for LR pixel (u, v), least squares "
+                     "over the LR pixels the HR frame sees; max_deviation_px in HR pixels"),
+        lens=lens.to_dict(), camera=body.to_dict(), distance_mm=SCENE_DISTANCE_MM,
+        texture=dict(file=scene.texture_path.name, mirrored=scene.mirrored, offset_mm=list(scene.offset_mm),
+                     texel_mm=scene.texel_mm, hr_pixel_mm=scene.footprint_mm,
+                     note="the photo in the middle of a wall of photos (others around it)"),
+        reference_focal_mm=reference_focal_mm, hr=hr_truth, lr=sorted(lr_truth, key=lambda d: d["scale"])))
+    final = out / name
+    if final.exists():
+        shutil.rmtree(final)  # an incomplete scene of ours (no manifest entry): redo it
+    work.rename(final)
+    return final
+
+
+def _resolve(lens, targets, scales, reference_focal_mm):
+    ref = lens.max_focal_mm if reference_focal_mm is None else lens.check_focal(reference_focal_mm)
+    if (targets is None) == (scales is None):
+        raise DdirKitError("give either targets (from a calibration) or scales")
+    if targets is None:
+        targets = targets_for_scales(lens, scales, ref)
+    targets = sorted((as_fraction(s), lens.check_focal(f)) for s, f in targets)
+    if len({s for s, _ in targets}) != len(targets):
+        raise DdirKitError("a scale is listed twice")
+    return ref, targets
+
+
+def _check_planting(planting: Planting, targets) -> None:
+    shot = {s for s, _ in targets}
+    for s in list(planting.moving_object) + list(planting.failed_exposure):
+        if as_fraction(s) not in shot:
+            raise DdirKitError(f"cannot plant a fault at x{float(s):g}: no LR shot at that scale")
+
+
+def _textures(textures) -> list[Path]:
+    paths = [Path(p) for p in textures] if textures else packaged_textures()
+    for p in paths:
+        if not p.is_file():
+            raise DdirKitError("texture not found", p)
+    return paths
+
+
+def simulate_scenes(out: str | Path, n_scenes: int, *, targets: Sequence[tuple] | None = None,
+                    scales: Sequence | None = None, reference_focal_mm: float | None = None, seed: int = 0,
+                    sensor: tuple[int, int] = (1200, 800), bit_depth: int = 8, bayer: bool = False,
+                    planting: Planting | None = None, disturb: bool = True, textures: Sequence | None = None,
+                    lens: ZoomLens | None = None, body: CameraBody | None = None,
+                    progress: Progress | None = None) -> SimulatedScenes:
+    """Write ``n_scenes`` scenes in the capture layout with truth (see the module docstring).
+
+    targets: [(nominal scale, focal_mm)] as set on the zoom ring (e.g. from calibration.json;
+        the true scale then differs from the nominal one by the calibration's error).
+    scales: alternatively, nominal scales shot at their TRUE focal lengths.
+    reference_focal_mm: the HR focal length (default: the lens's longest).
+    sensor (width, height), bit_depth (8 | 16 PNG), bayer: shorthands when ``body`` is None.
+    """
+    lens = lens or ZoomLens()
+    body = body or CameraBody(width_px=int(sensor[0]), height_px=int(sensor[1]), bit_depth=bit_depth, bayer=bayer)
+    planting = planting or Planting()
+    if n_scenes < 1:
+        raise DdirKitError(f"need at least one scene, got {n_scenes}")
+    ref, targets = _resolve(lens, targets, scales, reference_focal_mm)
+    _check_planting(planting, targets)
+    tex_paths = _textures(textures)
+    out = Path(out)
+    params = dict(kind="scenes", n_scenes=n_scenes, seed=seed, reference_focal_mm=ref,
+                  targets=[[float(s), f] for s, f in targets], planting=planting.to_dict(), disturb=disturb,
+                  textures=[str(p) for p in tex_paths], lens=lens.to_dict(), camera=body.to_dict())
+    manifest = _Manifest.open(out, params)
+    written, skipped = [], []
+    for index in range(1, n_scenes + 1):
+        name = scene_name(index)
+        if manifest.is_done(f"{name}/{TRUTH_JSON}"):
+            skipped.append(out / name)
+            continue
+        scene = _plan_scene(index, seed, tex_paths, lens, body, ref, min(f for _, f in targets))
+        start = DEFAULT_START_TIME + timedelta(seconds=_SCENE_GAP_S * (index - 1))
+        path = _write_scene(out, scene, targets, ref, lens, body, seed, planting, tex_paths, disturb, start)
+        manifest.mark_done(f"{name}/{TRUTH_JSON}")
+        written.append(path)
+        if progress:
+            progress(f"{name}: HR + {len(targets)} LR shots ({scene.texture_path.name})")
+    manifest.finish()
+    return SimulatedScenes(out, written, skipped)
+
+
+def write_camera_card(out: str | Path, n_scenes: int, *, targets: Sequence[tuple] | None = None,
+                      scales: Sequence | None = None, reference_focal_mm: float | None = None,
+                      formats: Sequence[str] = ("jpg",), seed: int = 0, sensor: tuple[int, int] = (1200, 800),
+                      planting: Planting | None = None, disturb: bool = True, textures: Sequence | None = None,
+                      lens: ZoomLens | None = None, body: CameraBody | None = None,
+                      truth_path: str | Path | None = None, first_number: int = 1) -> CameraCard:
+    """Shoot ``n_scenes`` scenes onto a camera card folder: IMG_0001.JPG (and/or .DNG), ...
+
+    formats: any of 'jpg', 'dng' (both: each shot written twice, RAW + JPEG, same number).
+    The shots are the same as simulate_scenes renders for the same arguments.
+    truth_path: where to write the truth (kept off the card, which holds photos only).
+    """
+    lens = lens or ZoomLens()
+    body = body or CameraBody(width_px=int(sensor[0]), height_px=int(sensor[1]), bayer="dng" in formats)
+    planting = planting or Planting()
+    formats = [f.lower().lstrip(".") for f in formats]
+    if not formats or any(f not in ("jpg", "dng") for f in formats):
+        raise DdirKitError(f"card formats are 'jpg' and 'dng', got {', '.join(formats) or 'none'}")
+    ref, targets = _resolve(lens, targets, scales, reference_focal_mm)
+    _check_planting(planting, targets)
+    tex_paths = _textures(textures)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    number = first_number
+    photos, truth = [], []
+    for index in range(1, n_scenes + 1):
+        scene = _plan_scene(index, seed, tex_paths, lens, body, ref, min(f for _, f in targets))
+        start = DEFAULT_START_TIME + timedelta(seconds=_SCENE_GAP_S * (index - 1))
+        hr_geom, shots_truth = None, []
+        for role, scale, shot, extras in _shoot_scene(scene, targets, ref, lens, body, seed, planting,
+                                                      tex_paths, start, disturb):
+            stem = f"IMG_{number:04d}"
+            number += 1
+            files = []
+            for fmt in formats:
+                path = out / f"{stem}.{fmt.upper()}"
+                save_shot(path, shot)  # the writer is chosen from the suffix, any case
+                photos.append(path)
+                files.append(path.name)
+            entry = dict(files=files, role=role, scale=None if scale is None else float(scale),
+                         focal_mm=shot.settings.focal_mm, geometry=shot.geometry.to_dict(),
+                         settings=shot.settings.to_dict(), planted=extras)
+            if role == "hr":
+                hr_geom = shot.geometry
+            else:
+                tm = lr_to_hr_truth(shot.geometry, hr_geom)
+                entry.update(true_scale=true_scale(lens, shot.settings.focal_mm, ref),
+                             lr_to_hr=tm.affine.round(9).tolist(), max_deviation_px=tm.max_deviation_px)
+            shots_truth.append(entry)
+        truth.append(dict(scene=scene_name(index), texture=scene.texture_path.name, shots=shots_truth))
+    written = None
+    if truth_path is not None:
+        written = atomic_write_json(truth_path, dict(kind="camera_card", seed=seed, reference_focal_mm=ref,
+                                                     lens=lens.to_dict(), camera=body.to_dict(), scenes=truth))
+    return CameraCard(out, photos, truth, written)
+
+
+
+def parse_planting(moving_object: str = "", failed_exposure: str = "") -> Planting:
+    """CLI text -> Planting: moving_object '2,3' (scales); failed_exposure '3:over,2:under'."""
+    objects = tuple(float(s) for s in parse_scale_list(moving_object)) if moving_object.strip() else ()
+    failed = {}
+    for item in (t.strip() for t in failed_exposure.split(",")):
+        if not item:
+            continue
+        scale, _, kind = item.partition(":")
+        if kind not in _FAILED_GAIN:
+            raise DdirKitError(f"failed exposure must look like 3:over or 2:under, got {item!r}")
+        failed[float(as_fraction(scale))] = kind
+    return Planting(moving_object=objects, failed_exposure=failed)
