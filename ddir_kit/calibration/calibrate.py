@@ -198,6 +198,8 @@ def calibrate_sweep(shots_dir: str | Path, scales: Sequence[float | Fraction] | 
             if progress:
                 progress(res)
 
+    if sum(1 for n in detections if focals.get(n) is not None) < 3:
+        _too_few(len([n for n in detections if focals.get(n) is not None]), skipped.values(), shots_dir)
     reference = _choose_reference(detections, focals, reference_focal_mm)
     ref_det = detections[reference]
     for name, det in list(detections.items()):
@@ -229,8 +231,7 @@ def calibrate_sweep(shots_dir: str | Path, scales: Sequence[float | Fraction] | 
     shots = tuple(measured.get(p.name) or skipped[p.name] for p in files)
     used = [s for s in shots if s.ok]
     if len(used) < 3:
-        raise DdirKitError(f"only {len(used)} usable shot(s) in the sweep; at least 3 are needed "
-                           f"({len(shots) - len(used)} skipped)", shots_dir)
+        _too_few(len(used), [s for s in shots if not s.ok], shots_dir)
     model = fit_scale_model(np.array([s.focal_mm for s in used]), np.array([s.scale for s in used]))
     ref_focal = float(focals[reference])
     targets = []
@@ -239,6 +240,15 @@ def calibrate_sweep(shots_dir: str | Path, scales: Sequence[float | Fraction] | 
         targets.append(Target(float(s), scale_tag(s), f, model.focal_std_mm(f), ref_focal / float(s)))
     w, h = ref_det.image_size_px
     return Calibration(reference, ref_focal, str(board), (w, h), fit_model, shots, tuple(targets), model)
+
+
+def _too_few(n_used: int, skipped, shots_dir: Path) -> None:
+    reasons: dict[str, int] = {}
+    for s in skipped:
+        reasons[s.status] = reasons.get(s.status, 0) + 1
+    why = "; ".join(f"{n} x {r}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+    raise DdirKitError(f"only {n_used} usable shot(s) in the sweep; at least 3 are needed"
+                       + (f" (skipped: {why})" if why else ""), shots_dir)
 
 
 def _choose_reference(detections: dict[str, BoardDetection], focals: dict[str, float | None],

@@ -31,7 +31,8 @@ class ScaleModel:
 
     focal_range_mm: (lo, hi), the measured range; the model refuses to go outside it.
     coeffs: Chebyshev coefficients b_0..b_d.
-    coeff_cov: (d+1, d+1) covariance of the coefficients (least squares, residual variance).
+    coeff_cov: (d+1, d+1) covariance of the coefficients: (B^T B)^-1 times the leave-one-out
+        mean square error of log scale.
     residual_rms: RMS of log-scale residuals (relative scale error, unitless).
     loo_rms: leave-one-out RMS prediction error of log scale.
     """
@@ -172,8 +173,10 @@ def _fit_degree(x, y, degree, focal_range, n) -> ScaleModel | None:
     if np.any(lev > 1 - 1e-9):
         return None
     loo = resid / (1 - lev)
-    dof = n - (degree + 1)
-    sigma2 = float(resid @ resid / dof) if dof > 0 else 0.0
+    # The point variance behind the coefficients' covariance is the leave-one-out mean
+    # square, not the residual variance: it also carries the part of the lens curve the
+    # polynomial misses, which the in-sample residuals hide.
+    sigma2 = float(np.mean(loo ** 2))
     model = ScaleModel(focal_range, tuple(float(c) for c in coeffs),
                        tuple(tuple(float(v) for v in r) for r in sigma2 * gram_inv),
                        float(np.sqrt(np.mean(resid ** 2))), float(np.sqrt(np.mean(loo ** 2))), n)
