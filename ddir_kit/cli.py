@@ -306,10 +306,62 @@ def simulate_scenes(out, n_scenes, calibration, scales, sensor, seed, bit_depth,
 
 @cli.command()
 @click.argument("captures", required=False, type=_path_in)
-@click.option("--out", type=_path_in)
-def register(captures, out):
-    """Align LR to HR photos into exact-scale pairs."""
-    _not_built("register", 6)
+@click.option("--out", type=_path_in, help="aligned/ folder (batch) or the pair folder (--hr/--lr)")
+@click.option("--hr", "hr_photo", type=_path_in, help="one pair: the HR photo")
+@click.option("--lr", "lr_photo", type=_path_in, help="one pair: the LR photo")
+@click.option("--scale", default=None, help="one pair: the nominal scale, e.g. 2 or 1.5")
+@click.option("--inspect", "inspect_dir", type=_path_in, help="write inspect.png for a pair folder (or all under aligned/)")
+@click.option("--jobs", type=int, default=1, show_default=True, help="worker processes")
+@click.option("--shard", default="1/1", show_default=True, help="i/N: the i-th of N shares of the scenes")
+@click.option("--radial", is_flag=True, help="also fit a relative radial-distortion term")
+@click.option("--colour-transfer", is_flag=True, help="RealSR's colour correction of lr.png (off: DDIR models it)")
+@click.option("--interpolation", type=click.Choice(["lanczos", "bicubic"]), default="lanczos", show_default=True)
+def register(captures, out, hr_photo, lr_photo, scale, inspect_dir, jobs, shard, radial, colour_transfer,
+             interpolation):
+    """Align LR to HR photos into exact-scale pairs.
+
+    \b
+    ddir-kit register captures/ --out aligned/ [--jobs N] [--shard i/N]
+    ddir-kit register --hr HR --lr LR --scale S --out DIR
+    ddir-kit register --inspect DIR
+    """
+    if inspect_dir is not None:
+        from .registration.inspect_figure import inspect_folder
+
+        for png in inspect_folder(inspect_dir):
+            click.echo(f"wrote {png}")
+        return
+    from .registration.register_pair import RegistrationConfig
+
+    config = RegistrationConfig(radial=radial, colour_transfer=colour_transfer, interpolation=interpolation)
+    if out is None:
+        raise DdirKitError("--out is required")
+    if hr_photo is not None or lr_photo is not None:
+        if hr_photo is None or lr_photo is None or scale is None or captures is not None:
+            raise DdirKitError("one pair needs --hr, --lr, --scale and --out (and no CAPTURES folder)")
+        from .registration.register_pair import register_pair
+
+        res = register_pair(hr_photo, lr_photo, scale, out, config)
+        click.echo(f"{out}: {res.status}" + (f" ({res.reason})" if res.reason else "")
+                   + (f", scale {res.scale_measured:.4f}, HR crop {res.hr_crop}, LR {res.lr_size}"
+                      if res.status == "ok" else ""))
+        if res.status != "ok":
+            sys.exit(1)
+        return
+    if captures is None:
+        raise DdirKitError("give a CAPTURES folder, or --hr/--lr/--scale, or --inspect")
+    from .capture.ingest import parse_shard
+    from .registration.register_captures import register_captures
+
+    def show(row):
+        scale_txt = f"x{row['scale']:g}" if isinstance(row.get("scale"), (int, float)) else ""
+        click.echo(f"{row['scene']} {scale_txt}: {row['status']}" + (f" - {row['reason']}" if row.get("reason") else ""))
+
+    report = register_captures(captures, out, jobs=jobs, shard=parse_shard(shard), config=config, on_pair=show)
+    counts = {k: report.count(k) for k in ("ok", "rejected", "failed", "skipped")}
+    click.echo(", ".join(f"{v} {k}" for k, v in counts.items()) + f"; report: {Path(out) / 'report.csv'}")
+    if counts["ok"] + counts["skipped"] == 0:
+        sys.exit(1)
 
 
 @cli.command()

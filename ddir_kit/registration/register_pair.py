@@ -344,6 +344,7 @@ def write_pair_folder(out_dir: str | Path, result: PairRegistration, hr: Photo, 
                 lr_img = colour_transfer(lr_img, hr_on_lr_grid(hr.rgb, result.hr_crop, result.scale))
             write_png(tmp / "lr.png", lr_img, lr.bit_depth)
         record = result.to_dict()
+        record["outputs"] = {name: sha256_file(tmp / name) for name in ("hr.png", "lr.png") if (tmp / name).is_file()}
         record["hr_bit_depth"], record["lr_bit_depth"] = hr.bit_depth, lr.bit_depth
         record["hr_photo_size"], record["lr_photo_size"] = list(hr.size), list(lr.size)
         record["sources"] = sources or {}
