@@ -226,36 +226,70 @@ def _field_dependent_blur(img: np.ndarray, f2: np.ndarray, lens: ZoomLens, focal
     # PSF's sigma is linear in field^2, so the blend follows it closely, at the cost of
     # three separable convolutions instead of a per-pixel kernel.
     levels = np.array([0.0, 0.5, 1.0])
-    sigmas = lens.psf_sigma_px(focal_mm, np.sqrt(levels), width_px)
-    blurred = [cv2.GaussianBlur(img, (0, 0), float(s), borderType=cv2.BORDER_REFLECT) for s in sigmas]
-    w = np.clip(f2, 0.0, 1.0)
-    lo = np.clip(1.0 - 2.0 * w, 0.0, 1.0)[:, :, None]
-    hi = np.clip(2.0 * w - 1.0, 0.0, 1.0)[:, :, None]
-    mid = 1.0 - lo - hi
-    return blurred[0] * lo + blurred[1] * mid + blurred[2] * hi
+    s0, s1, s2 = (float(s) for s in lens.psf_sigma_px(focal_mm, np.sqrt(levels), width_px))
+    b0 = cv2.GaussianBlur(img, (0, 0), s0, borderType=cv2.BORDER_REFLECT)
+    b1 = cv2.GaussianBlur(img, (0, 0), s1, borderType=cv2.BORDER_REFLECT)
+    b2 = cv2.GaussianBlur(img, (0, 0), s2, borderType=cv2.BORDER_REFLECT)
+    two_w = 2.0 * f2
+    a = np.clip(two_w, 0.0, 1.0)[:, :, None]        # weight of (b1 - b0)
+    b = np.clip(two_w - 1.0, 0.0, 1.0)[:, :, None]  # weight of (b2 - b1)
+    # b0 + a (b1 - b0) + b (b2 - b1), in place: full-frame temporaries cost more than the maths
+    b2 -= b1
+    b2 *= b
+    b1 -= b0
+    b1 *= a
+    b0 += b1
+    b0 += b2
+    return b0
 
 
 def expose(body: CameraBody, settings: ShotSettings, optical: np.ndarray):
-    """Optical image -> (developed rgb, raw, white_balance multipliers). Noise from the shot's seed."""
+    """Optical image -> (developed rgb, raw, white_balance multipliers). Noise from the shot's seed.
+
+    ``optical`` is consumed (modified in place)."""
     rng = np.random.default_rng(settings.noise_seed)
     response = np.asarray(body.raw_response, np.float32)
-    raw_rgb = optical * np.float32(settings.exposure_gain) * response
-    raw = _mosaic(raw_rgb) if body.bayer else raw_rgb
+    full_well = np.float32(body.full_well_e)
+    optical *= np.float32(settings.exposure_gain) * response * full_well
+    electrons = _mosaic(optical) if body.bayer else optical
+    np.maximum(electrons, 0.0, out=electrons)
     # Poisson shot noise approximated by a Gaussian of the same variance (exact enough at
     # these electron counts and ~10x faster), plus Gaussian read noise
-    electrons = np.clip(raw, 0.0, None) * np.float32(body.full_well_e)
-    sigma_e = np.sqrt(electrons + np.float32(body.read_noise_e ** 2))
-    noise = rng.standard_normal(raw.shape, dtype=np.float32) * sigma_e
-    raw = np.clip((electrons + noise) / np.float32(body.full_well_e), 0.0, 1.0)
+    noise = rng.standard_normal(electrons.shape, dtype=np.float32)
+    sigma = electrons + np.float32(body.read_noise_e ** 2)
+    np.sqrt(sigma, out=sigma)
+    noise *= sigma
+    del sigma
+    electrons += noise
+    del noise
+    electrons *= np.float32(1.0) / full_well
+    raw = np.clip(electrons, 0.0, 1.0, out=electrons)
     if body.bayer:
         raw16 = np.rint(raw * 65535).astype(np.uint16)
-        camera_rgb = cv2.demosaicing(raw16, cv2.COLOR_BayerRGGB2RGB).astype(np.float32) / 65535.0
+        camera_rgb = cv2.demosaicing(raw16, cv2.COLOR_BayerRGGB2RGB).astype(np.float32)
+        camera_rgb *= np.float32(1 / 65535)
     else:
-        camera_rgb = raw
+        camera_rgb = raw.copy()
     wb = np.asarray(settings.wb_gains, np.float32) / response
-    linear = np.clip(camera_rgb * wb, 0.0, 1.0)
-    rgb = linear_to_srgb(linear) ** np.float32(settings.tone_gamma)
-    return np.clip(rgb, 0.0, 1.0).astype(np.float32), raw.astype(np.float32), tuple(float(v) for v in wb)
+    camera_rgb *= wb
+    rgb = _tone_curve(camera_rgb, settings.tone_gamma)
+    return rgb, raw, tuple(float(v) for v in wb)
+
+
+def _tone_curve(linear: np.ndarray, gamma: float) -> np.ndarray:
+    """sRGB transfer curve then a per-shot power; ``linear`` is consumed. cv2.pow is used
+    because numpy's float power is several times slower on full-frame images."""
+    np.clip(linear, 0.0, 1.0, out=linear)
+    dark = linear < np.float32(0.0031308)
+    dark_values = linear[dark] * np.float32(12.92)
+    out = cv2.pow(linear, 1 / 2.4)
+    out *= np.float32(1.055)
+    out -= np.float32(0.055)
+    out[dark] = dark_values
+    if gamma != 1.0:
+        np.clip(out, 0.0, 1.0, out=out)
+        out = cv2.pow(out, float(gamma))
+    return out
 
 
 def _mosaic(rgb: np.ndarray) -> np.ndarray:
