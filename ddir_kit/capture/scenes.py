@@ -64,15 +64,23 @@ class PlanarTexture:
         return (np.asarray(x_mm) - x0) * (w / (x1 - x0)) - 0.5, (np.asarray(y_mm) - y0) * (h / (y1 - y0)) - 0.5
 
     def at_texel_mm(self, texel_mm: float) -> "PlanarTexture":
-        """A copy no finer than ``texel_mm``: area-averaged (box prefilter), so a minified
-        rendering does not alias. Returned unchanged when already coarse enough."""
+        """A copy no finer than ``texel_mm``: Gaussian-prefiltered and area-averaged, so a
+        minified rendering does not alias. Returned unchanged when already coarse enough."""
         tx, ty = self.texel_mm
         if min(tx, ty) >= texel_mm * 0.999:
             return self
         x0, y0, x1, y1 = self.extent_mm
         w = max(2, int(round((x1 - x0) / texel_mm)))
         h = max(2, int(round((y1 - y0) / texel_mm)))
-        small = cv2.resize(self.image, (w, h), interpolation=cv2.INTER_AREA)
+        # A box (area) filter alone leaves strong side lobes: fine periodic detail would
+        # survive as moire. A Gaussian of sigma (ratio - 1) / 2 first (as skimage's rescale
+        # does) removes what the new texel grid cannot hold.
+        rx, ry = self.image.shape[1] / w, self.image.shape[0] / h
+        src = self.image
+        if max(rx, ry) > 1.05:
+            src = cv2.GaussianBlur(src, (0, 0), sigmaX=max(0.3, (rx - 1) / 2), sigmaY=max(0.3, (ry - 1) / 2),
+                                   borderType=cv2.BORDER_REFLECT)
+        small = cv2.resize(src, (w, h), interpolation=cv2.INTER_AREA)
         return PlanarTexture(small, self.extent_mm, self.border, self.border_value)
 
     def render(self, x_mm: np.ndarray, y_mm: np.ndarray, footprint_mm: float) -> np.ndarray:
