@@ -136,12 +136,17 @@ class _Level:
         self.centre = np.asarray(centre, np.float64)
         self.norm = float(norm)
         h, w = tpl.shape
-        tgx = cv2.Sobel(tpl, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
-        tgy = cv2.Sobel(tpl, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
+        # Candidates on a stride grid: enough to pick max_samples from without touching every
+        # pixel of a full-frame template in numpy.
+        stride = max(1, int(np.sqrt(h * w / (4.0 * config.max_samples))))
+        tgx = cv2.Sobel(tpl, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)[::stride, ::stride]
+        tgy = cv2.Sobel(tpl, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)[::stride, ::stride]
         mag = np.hypot(tgx, tgy)
-        usable = mask.copy()
-        usable[:1, :] = usable[-1:, :] = False
-        usable[:, :1] = usable[:, -1:] = False
+        usable = mask[::stride, ::stride].copy()
+        usable[:1, :] = False
+        usable[:, :1] = False
+        usable[(h - 2) // stride + 1:, :] = False
+        usable[:, (w - 2) // stride + 1:] = False
         idx = np.flatnonzero(usable.ravel())
         if idx.size > config.max_samples:
             # Flat pixels carry no geometric information; keep the textured half, then thin it.
@@ -149,8 +154,9 @@ class _Level:
             idx = idx[m >= np.median(m)]
             if idx.size > config.max_samples:
                 idx = np.sort(rng.choice(idx, config.max_samples, replace=False))
-        self.v, self.u = np.divmod(idx, w)
-        self.t = tpl.ravel()[idx].astype(np.float64)
+        vs, us = np.divmod(idx, usable.shape[1])
+        self.v, self.u = vs * stride, us * stride
+        self.t = tpl[self.v, self.u].astype(np.float64)
         self.tmag = mag.ravel()[idx].astype(np.float64)
         # Normalised coordinates keep the normal equations well conditioned.
         self.cu, self.cv, self.sc = (w - 1) / 2.0, (h - 1) / 2.0, max(w, h) / 2.0

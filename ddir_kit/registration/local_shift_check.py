@@ -15,6 +15,9 @@ import cv2
 import numpy as np
 
 
+_MIN_EIG_RATIO = 0.05
+
+
 @dataclass(frozen=True)
 class LocalCheckConfig:
     """tile_px: tile side on the LR grid. min_tile_std: tiles flatter than this (0..255 scale)
@@ -65,7 +68,8 @@ class LocalShiftMap:
 
 def local_shift_map(template: np.ndarray, moving: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, *,
                     gain: float = 1.0, offset: float = 0.0,
-                    config: LocalCheckConfig = LocalCheckConfig(), iterations: int = 4) -> LocalShiftMap:
+                    config: LocalCheckConfig = LocalCheckConfig(), iterations: int = 3,
+                    px_scale: float = 1.0) -> LocalShiftMap:
     """Tile shifts and correlations between the template and the LR photo under the global map.
 
     template: float32 grey h x w (0..255) on the LR grid; moving: float32 grey LR photo (tone
@@ -73,6 +77,9 @@ def local_shift_map(template: np.ndarray, moving: np.ndarray, map_x: np.ndarray,
     pixel; T ~ gain * moving + offset. Each tile's shift d (LR px, added to the sampling
     positions) comes from a few Lucas-Kanade steps: cv2.phaseCorrelate's centroid peak is biased
     towards whole pixels by up to ~0.1 px, too much for a 0.35 px gate.
+
+    px_scale: LR pixels per pixel of these images (2**level when run on a pyramid level); the
+    returned tile size and shifts are in LR pixels.
     """
     h, w = template.shape
     t = config.tile_px
@@ -88,34 +95,42 @@ def local_shift_map(template: np.ndarray, moving: np.ndarray, map_x: np.ndarray,
     def field(v):
         return np.repeat(np.repeat(v, hh // rows, axis=0), ww // cols, axis=1).astype(np.float32)
 
-    tt = tiles(tpl).astype(np.float64)
+    tt = tiles(tpl)
     tt = tt - tt.mean(axis=2, keepdims=True)
     for _ in range(iterations):
         warped = cv2.remap(moving, mx + field(d[..., 0]), my + field(d[..., 1]), cv2.INTER_CUBIC,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan) * gain + offset
         valid = np.isfinite(warped)
         warped = np.where(valid, warped, 0).astype(np.float32)
-        gx = tiles(cv2.Sobel(warped, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)).astype(np.float64)
-        gy = tiles(cv2.Sobel(warped, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)).astype(np.float64)
-        ww_ = tiles(warped).astype(np.float64)
-        ww_ = ww_ - ww_.mean(axis=2, keepdims=True)
+        gx = tiles(cv2.Sobel(warped, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8))
+        gy = tiles(cv2.Sobel(warped, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8))
+        ww_ = tiles(warped)
+        ww_ = ww_ - ww_.mean(axis=2, keepdims=True, dtype=np.float64).astype(np.float32)
         e = tt - ww_
-        a11, a12, a22 = (gx * gx).sum(2), (gx * gy).sum(2), (gy * gy).sum(2)
-        b1, b2 = (gx * e).sum(2), (gy * e).sum(2)
-        det = a11 * a22 - a12 * a12
-        ok = det > 1e-9 * (a11 + a22) ** 2 + 1e-12
-        det = np.where(ok, det, 1.0)
-        step = np.stack([(a22 * b1 - a12 * b2) / det, (a11 * b2 - a12 * b1) / det], axis=-1)
-        d = np.clip(d + np.where(ok[..., None], step, 0.0), -8.0, 8.0)
+        # float32 products, float64 sums: exact enough, half the memory traffic
+        a11, a12, a22 = (gx * gx).sum(2, dtype=np.float64), (gx * gy).sum(2, dtype=np.float64), \
+            (gy * gy).sum(2, dtype=np.float64)
+        b1, b2 = (gx * e).sum(2, dtype=np.float64), (gy * e).sum(2, dtype=np.float64)
+        # Pseudo-inverse with an eigenvalue cut: a tile with one straight edge only fixes the
+        # shift across the edge (aperture problem); its along-edge part is left at zero
+        # rather than read from noise.
+        mat = np.stack([np.stack([a11, a12], -1), np.stack([a12, a22], -1)], -2)
+        lam, vec = np.linalg.eigh(mat)
+        proj = np.einsum("rcji,rcj->rci", vec, np.stack([b1, b2], -1))
+        keep = lam > _MIN_EIG_RATIO * lam[..., 1:2] + 1e-9
+        coef = np.where(keep, proj / np.where(keep, lam, 1.0), 0.0)
+        step = np.einsum("rcji,rci->rcj", vec, coef)
+        d = np.clip(d + step, -8.0, 8.0)
     tile_valid = tiles(valid.astype(np.float32)).min(axis=2) > 0
     tstd = tiles(tpl).std(axis=2)
-    den = np.sqrt((tt * tt).sum(2) * (ww_ * ww_).sum(2))
-    zncc = np.where(den > 0, (tt * ww_).sum(2) / np.where(den > 0, den, 1.0), 0.0)
+    den = np.sqrt((tt * tt).sum(2, dtype=np.float64) * (ww_ * ww_).sum(2, dtype=np.float64))
+    zncc = np.where(den > 0, (tt * ww_).sum(2, dtype=np.float64) / np.where(den > 0, den, 1.0), 0.0)
     judged = tile_valid & (tstd >= config.min_tile_std)
+    d = d * px_scale
     shift = np.where(judged[..., None], d, np.nan)
     zncc = np.where(judged, zncc, np.nan)
     bad = judged & ((np.hypot(d[..., 0], d[..., 1]) > config.max_shift_px) | (zncc < config.min_tile_zncc))
-    return LocalShiftMap(t, shift, zncc, bad)
+    return LocalShiftMap(int(round(t * px_scale)), shift, zncc, bad)
 
 
 @dataclass(frozen=True)

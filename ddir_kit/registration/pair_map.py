@@ -79,7 +79,11 @@ def apply_affine(m: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Nx2 points through a 2x3 affine."""
     p = np.asarray(points, np.float64).reshape(-1, 2)
     m = np.asarray(m, np.float64)
-    return p @ m[:, :2].T + m[:, 2]
+    # element-wise rather than p @ m.T: numpy's matmul with an inner size of 2 is ~10x slower
+    out = np.empty_like(p)
+    out[:, 0] = m[0, 0] * p[:, 0] + m[0, 1] * p[:, 1] + m[0, 2]
+    out[:, 1] = m[1, 0] * p[:, 0] + m[1, 1] * p[:, 1] + m[1, 2]
+    return out
 
 
 def invert_affine(m: np.ndarray) -> np.ndarray:

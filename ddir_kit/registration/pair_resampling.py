@@ -74,13 +74,14 @@ def lr_grid_size(hr_crop: tuple[int, int, int, int], scale: Fraction) -> tuple[i
     return int(w), int(h)
 
 
-def grid_sample_points(hr_crop, scale: Fraction, pair_map: PairMap) -> tuple[np.ndarray, np.ndarray]:
-    """float32 (map_x, map_y), each h_lr x w_lr: where each LR grid pixel samples the LR photo."""
+def grid_sample_points(hr_crop, scale: Fraction, pair_map: PairMap, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """float32 (map_x, map_y): where LR grid pixels (0, step, 2 step, ...) sample the LR photo;
+    each ceil(h_lr / step) x ceil(w_lr / step)."""
     wl, hl = lr_grid_size(hr_crop, scale)
-    u, v = np.meshgrid(np.arange(wl, dtype=np.float64), np.arange(hl, dtype=np.float64))
+    u, v = np.meshgrid(np.arange(0, wl, step, dtype=np.float64), np.arange(0, hl, step, dtype=np.float64))
     hr = apply_affine(grid_to_hr_affine(float(scale), hr_crop[:2]), np.stack([u.ravel(), v.ravel()], 1))
     lr = pair_map.hr_to_lr(hr)
-    return lr[:, 0].reshape(hl, wl).astype(np.float32), lr[:, 1].reshape(hl, wl).astype(np.float32)
+    return lr[:, 0].reshape(u.shape).astype(np.float32), lr[:, 1].reshape(u.shape).astype(np.float32)
 
 
 def resample_lr(lr_photo: np.ndarray, pair_map: PairMap, hr_crop, scale: Fraction,
