@@ -255,14 +255,19 @@ def simulate():
 @click.option("--format", "fmt", type=click.Choice(["jpg", "png", "tif", "dng"]), default="jpg", show_default=True)
 @click.option("--board", default="9x6", show_default=True, help="inner corners, columns x rows")
 @click.option("--bayer/--no-bayer", default=False, help="RGGB sensor with demosaicing")
-def simulate_calibration(out, focals, sensor, seed, fmt, board, bayer):
+@click.option("--distortion/--no-distortion", default=True, show_default=True, help="lens radial distortion")
+@click.option("--disturb/--no-disturb", default=True, show_default=True,
+              help="per-shot tripod and photometric disturbances")
+def simulate_calibration(out, focals, sensor, seed, fmt, board, bayer, distortion, disturb):
     """A checkerboard sweep over the zoom range, with truth.json (true scales and corners)."""
+    from .capture.lens_model import ZoomLens
     from .capture.simulate import parse_focals, parse_size, simulate_calibration as run
 
     cols, rows = parse_size(board, "board")
     w, h = parse_size(sensor, "sensor")
+    lens = ZoomLens() if distortion else ZoomLens().without_distortion()
     sweep = run(out, parse_focals(focals), seed=seed, fmt=fmt, sensor=(w, h), board_corners=(cols, rows),
-                bayer=bayer, progress=click.echo)
+                bayer=bayer, lens=lens, disturb=disturb, progress=click.echo)
     for path in sweep.skipped:
         click.echo(f"skipped (already done): {path.name}")
     click.echo(f"{len(sweep.photos)} photos and {sweep.truth_path.name} in {sweep.out}")
@@ -279,9 +284,14 @@ def simulate_calibration(out, focals, sensor, seed, fmt, board, bayer):
 @click.option("--bayer/--no-bayer", default=False, help="RGGB sensor with demosaicing")
 @click.option("--moving-object", default="", help="scales whose LR shot gets an object no other shot has")
 @click.option("--failed-exposure", default="", help="e.g. 3:over,2:under")
+@click.option("--distortion/--no-distortion", default=True, show_default=True,
+              help="lens radial distortion (off: every LR->HR map is an affine to ~0.01 px)")
+@click.option("--disturb/--no-disturb", default=True, show_default=True,
+              help="per-shot tripod and photometric disturbances")
 def simulate_scenes(out, n_scenes, calibration, scales, sensor, seed, bit_depth, bayer, moving_object,
-                    failed_exposure):
+                    failed_exposure, distortion, disturb):
     """Scenes shot at HR and at every LR scale, in the capture layout, with truth.json."""
+    from .capture.lens_model import ZoomLens
     from .capture.simulate import parse_size
     from .capture.simulate_scenes import parse_planting, simulate_scenes as run, targets_from_calibration
 
@@ -294,7 +304,8 @@ def simulate_scenes(out, n_scenes, calibration, scales, sensor, seed, bit_depth,
         from .scales import parse_scale_list
         kw["scales"] = parse_scale_list(scales)
     result = run(out, n_scenes, seed=seed, sensor=parse_size(sensor, "sensor"), bit_depth=int(bit_depth),
-                 bayer=bayer, planting=parse_planting(moving_object, failed_exposure), progress=click.echo, **kw)
+                 bayer=bayer, planting=parse_planting(moving_object, failed_exposure), disturb=disturb,
+                 lens=ZoomLens() if distortion else ZoomLens().without_distortion(), progress=click.echo, **kw)
     for path in result.skipped:
         click.echo(f"skipped (already done): {path.name}")
     click.echo(f"{len(result.scenes)} scenes written, {len(result.skipped)} skipped, in {result.out}")
@@ -367,16 +378,38 @@ def register(captures, out, hr_photo, lr_photo, scale, inspect_dir, jobs, shard,
 @cli.command()
 @click.argument("aligned", type=_path_in)
 @click.option("--out", type=_path_in, required=True)
-def crop(aligned, out):
+@click.option("--split", "split_text", default="test=0.2", show_default=True, help="share of scenes in Test")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of the scene split")
+@click.option("--patch", "patch_hr", type=int, default=None, help="HR patch side in px (default: whole pairs)")
+@click.option("--step", "step_hr", type=int, default=None, help="HR grid step in px (default: the patch side)")
+def crop(aligned, out, split_text, seed, patch_hr, step_hr):
     """Cut aligned pairs into a dataset in the RealArbiSR layout."""
-    _not_built("crop", 6)
+    from .registration.crop import CropSettings, crop_dataset, parse_split
+
+    if step_hr is not None and patch_hr is None:
+        raise DdirKitError("--step needs --patch")
+    settings = CropSettings(parse_split(split_text), seed, patch_hr, step_hr)
+    report = crop_dataset(aligned, out, settings)
+    for source, reason in report.skipped:
+        click.echo(f"skipped {source}: {reason}", err=True)
+    click.echo(f"{out}: {report.files} pairs of files; Train scenes {len(report.train_scenes)}, "
+               f"Test scenes {len(report.test_scenes)} ({', '.join(report.test_scenes) or 'none'})")
 
 
 @cli.command()
 @click.argument("dataset", type=_path_in)
 def validate(dataset):
     """Check a dataset in the RealArbiSR layout."""
-    _not_built("validate", 6)
+    from .dataset.validate import validate_dataset
+
+    report = validate_dataset(dataset)
+    for finding in report.findings:
+        click.echo(str(finding), err=finding.level == "error")
+    for (split, tag), n in sorted(report.pairs.items()):
+        click.echo(f"{split} x{tag}: {n} pairs checked")
+    click.echo(f"{dataset}: {len(report.errors)} errors, {len(report.warnings)} warnings")
+    if not report.ok:
+        sys.exit(1)
 
 
 # ---------------------------------------------------------------------------------------
