@@ -7,8 +7,8 @@ marks are approximate, so the model is the perfect-lens curve times a smooth cor
     log scale(f) = -log f + sum_k b_k T_k(x),   x = f mapped linearly onto [-1, 1]
 
 with Chebyshev polynomials T_k, fitted by least squares on log scale. The degree is chosen by
-leave-one-out prediction error among the degrees that keep the curve strictly decreasing over
-the measured range. The model is defined only on that range: no extrapolation.
+leave-one-out prediction error at the interior focal lengths, among the degrees that keep the
+curve strictly decreasing over the measured range. The model is defined only on that range: no extrapolation.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ class ScaleModel:
     focal_range_mm: (lo, hi), the measured range; the model refuses to go outside it.
     coeffs: Chebyshev coefficients b_0..b_d.
     coeff_cov: (d+1, d+1) covariance of the coefficients: (B^T B)^-1 times the leave-one-out
-        mean square error of log scale.
+        mean square error of log scale over all points.
     residual_rms: RMS of log-scale residuals (relative scale error, unitless).
-    loo_rms: leave-one-out RMS prediction error of log scale.
+    loo_rms: leave-one-out RMS prediction error of log scale at the interior focal lengths.
     """
 
     focal_range_mm: tuple[float, float]
@@ -172,11 +172,19 @@ def _fit_degree(x, y, degree, focal_range, n) -> ScaleModel | None:
     lev = np.einsum("ni,ij,nj->n", basis, gram_inv, basis)
     if np.any(lev > 1 - 1e-9):
         return None
-    loo = resid / (1 - lev)
+    # Leave-one-out over the interior points only: the model is used to interpolate, and
+    # leaving out an end point would score extrapolation, which penalises every curve
+    # flexible enough to follow the lens and picks a too-simple one on sparse sweeps.
+    lo, hi = focal_range
+    f = (x * (hi - lo) + (lo + hi)) / 2.0
+    interior = (f > lo + 1e-9) & (f < hi - 1e-9)
+    loo_all = resid / (1 - lev)
+    loo = loo_all[interior]
     # The point variance behind the coefficients' covariance is the leave-one-out mean
-    # square, not the residual variance: it also carries the part of the lens curve the
-    # polynomial misses, which the in-sample residuals hide.
-    sigma2 = float(np.mean(loo ** 2))
+    # square over all points, not the residual variance: it also carries the part of the
+    # lens curve the polynomial misses (worst near the ends of the range), which the
+    # in-sample residuals hide. Conservative on sparse sweeps, as it should be.
+    sigma2 = float(np.mean(loo_all ** 2))
     model = ScaleModel(focal_range, tuple(float(c) for c in coeffs),
                        tuple(tuple(float(v) for v in r) for r in sigma2 * gram_inv),
                        float(np.sqrt(np.mean(resid ** 2))), float(np.sqrt(np.mean(loo ** 2))), n)

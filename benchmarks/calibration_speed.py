@@ -1,0 +1,170 @@
+"""Speed (and accuracy) of `ddir-kit calibrate` on virtual-camera checkerboard sweeps.
+
+Sweeps rendered by the virtual camera (rendering not timed; cached in --work):
+- 18 photos, 2400x1600 JPEG, every 4-5 mm from 24 to 105 mm (goal: calibrates in under 30 s);
+- full frame 5760x3840 JPEG, the same 18 focal lengths (--full-frame-shots N: fewer, spread
+  geometrically, because rendering takes ~25 s a photo here).
+Timed: the whole calibration (read, detect, refine, fit, write json/csv/png), and per shot the
+photo decoding and the board detection + full-resolution refinement. Side by side, on the
+same loaded machine: OpenCV's detector run directly on a full-resolution full-frame photo,
+against the downscaled detection used here.
+
+    .venv/bin/python benchmarks/calibration_speed.py [--work /tmp/ddir-calib-bench] [--full-frame-shots 18]
+
+Prints a table and writes benchmarks/results/calibration_speed.md with the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ddir_kit.calibration.board_detection import BoardSize, detect_board, to_gray  # noqa: E402
+from ddir_kit.calibration.calibrate import calibrate_sweep, write_calibration  # noqa: E402
+from ddir_kit.capture.lens_model import ZoomLens, true_focal_for_scale  # noqa: E402
+from ddir_kit.capture.photo_io import read_photo  # noqa: E402
+from ddir_kit.capture.simulate import simulate_calibration  # noqa: E402
+
+SWEEP_FOCALS_MM = tuple(int(round(f)) for f in np.linspace(24, 105, 18))
+EVERY_SCALE = [round(1.5 + 0.1 * i, 1) for i in range(26)]
+
+
+def machine() -> str:
+    import cv2
+    import torch
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at start; Python {platform.python_version()}, "
+            f"numpy {np.__version__}, OpenCV {cv2.__version__}, torch {torch.__version__}")
+
+
+def render(out: Path, focals, size) -> float:
+    """Render a sweep unless a finished one is there; returns seconds spent."""
+    manifest = out / "manifest.json"
+    if manifest.is_file() and json.loads(manifest.read_text()).get("complete"):
+        return 0.0
+    t0 = time.perf_counter()
+    simulate_calibration(out, focals, seed=11, sensor=size)
+    return time.perf_counter() - t0
+
+
+def per_shot_times(sweep: Path, board: BoardSize) -> tuple[float, float]:
+    """Median seconds per shot: decode, detect + refine."""
+    reads, detects = [], []
+    for p in sorted(sweep.glob("*.jpg")):
+        t0 = time.perf_counter()
+        gray = to_gray(read_photo(p).rgb)
+        t1 = time.perf_counter()
+        detect_board(gray, board, p)
+        t2 = time.perf_counter()
+        reads.append(t1 - t0)
+        detects.append(t2 - t1)
+    return float(np.median(reads)), float(np.median(detects))
+
+
+def accuracy(sweep: Path, cal) -> tuple[float, float]:
+    """Max |focal error| (mm) over x1.5..x4.0 of the calibration and of the naive f_ref / s."""
+    truth = json.loads((sweep / "truth.json").read_text())
+    lens = ZoomLens.from_dict(truth["lens"])
+    true = np.array([true_focal_for_scale(lens, t.scale, truth["reference_focal_mm"]) for t in cal.targets])
+    found = np.array([t.focal_mm for t in cal.targets])
+    naive = np.array([t.naive_focal_mm for t in cal.targets])
+    return float(np.abs(found - true).max()), float(np.abs(naive - true).max())
+
+
+def direct_full_resolution_detection(photo: Path, board: BoardSize) -> tuple[float, bool]:
+    """OpenCV's detector on the full-resolution photo, without downscaling (seconds, found)."""
+    import cv2
+
+    gray8 = np.clip(np.rint(to_gray(read_photo(photo).rgb) * 255), 0, 255).astype(np.uint8)
+    t0 = time.perf_counter()
+    ok, _ = cv2.findChessboardCornersSB(gray8, (board.cols, board.rows),
+                                        flags=cv2.CALIB_CB_NORMALIZE_IMAGE | cv2.CALIB_CB_EXHAUSTIVE)
+    return time.perf_counter() - t0, bool(ok)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", type=Path, default=Path("/tmp/ddir-calib-bench"))
+    ap.add_argument("--full-frame-shots", type=int, default=18)
+    args = ap.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    board = BoardSize(9, 6)
+    header_machine = machine()
+
+    ff_focals = (SWEEP_FOCALS_MM if args.full_frame_shots == len(SWEEP_FOCALS_MM)
+                 else tuple(int(round(f)) for f in np.geomspace(24, 105, args.full_frame_shots)))
+    sweeps = [("2400x1600", (2400, 1600), SWEEP_FOCALS_MM), ("5760x3840", (5760, 3840), ff_focals)]
+    rows, render_notes = [], []
+    for name, size, focals in sweeps:
+        sweep = args.work / f"sweep_{name}_{len(focals)}"
+        seconds = render(sweep, focals, size)
+        render_notes.append(f"{name} x {len(focals)}: {seconds:.0f} s")
+        print(f"rendered {sweep} ({seconds:.0f} s)", flush=True)
+        t0 = time.perf_counter()
+        cal = calibrate_sweep(sweep, EVERY_SCALE)
+        write_calibration(cal, args.work / f"calibration_{name}.json")
+        total = time.perf_counter() - t0
+        read_s, detect_s = per_shot_times(sweep, board)
+        err, naive = accuracy(sweep, cal)
+        rows.append((name, len(focals), total, read_s, detect_s, err, naive, os.getloadavg()[0]))
+        print(f"{name}: {len(focals)} photos calibrated in {total:.1f} s (per shot: decode {read_s:.2f} s, "
+              f"detect {detect_s:.2f} s); max focal error {err:.3f} mm, naive {naive:.3f} mm", flush=True)
+
+    ff_sweep = args.work / f"sweep_5760x3840_{len(ff_focals)}"
+    compare = []
+    for photo in (sorted(ff_sweep.glob("*.jpg"))[0], sorted(ff_sweep.glob("*.jpg"))[-1]):
+        t_direct, found = direct_full_resolution_detection(photo, board)
+        gray = to_gray(read_photo(photo).rgb)
+        t0 = time.perf_counter()
+        det = detect_board(gray, board, photo)
+        t_ours = time.perf_counter() - t0
+        compare.append((photo.name, t_direct, found, t_ours, det.detect_side_px))
+        print(f"{photo.name}: direct full-resolution {t_direct:.2f} s (found {found}), "
+              f"downscaled + refined {t_ours:.2f} s", flush=True)
+
+    table = ("| sweep | photos | calibrate, total s | s per photo | decode s/photo | detect+refine s/photo "
+             "| max focal error mm | naive max error mm | load avg after |\n"
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+    table += "".join(f"| {n} | {k} | {t:.1f} | {t / k:.2f} | {r:.2f} | {d:.2f} | {e:.3f} | {nv:.3f} | {ld:.1f} |\n"
+                     for n, k, t, r, d, e, nv, ld in rows)
+    cmp_table = ("| full-frame photo | SB on full resolution, s | found | downscaled SB + full-res refine, s "
+                 "| detector side px | ratio |\n| --- | ---: | --- | ---: | ---: | ---: |\n")
+    cmp_table += "".join(f"| {n} | {a:.2f} | {f} | {b:.2f} | {s} | {a / b:.1f}x |\n" for n, a, f, b, s in compare)
+    goal = rows[0][2] < 30.0
+    text = (f"# calibration speed\n\n"
+            f"Virtual-camera checkerboard sweeps (JPEG, board 9x6, seed 11); rendering not timed "
+            f"({', '.join(render_notes)}; 0 when cached). Focal errors are over every scale x1.5-x4.0 "
+            f"(step 0.1) against the lens's truth.\n\n"
+            f"Machine: {header_machine}. The machine is shared with other agents, so absolute times vary; "
+            f"the rows below ran back to back in one process.\n\n{table}\n"
+            f"Goal: the 18-photo 2400x1600 sweep in under 30 s: {'met' if goal else 'NOT met'} "
+            f"({rows[0][2]:.1f} s).\n\n"
+            f"Detection on a full-frame photo, side by side:\n\n{cmp_table}")
+    out = ROOT / "benchmarks" / "results" / "calibration_speed.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print()
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
