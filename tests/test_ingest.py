@@ -339,3 +339,20 @@ def test_killed_ingest_then_rerun_gives_byte_identical_output(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.count(": up_to_date,") == len(done)
     assert tree_bytes(out) == ref_tree  # hidden work folders of the killed run are gone too
+
+
+def test_raw_and_jpeg_pair_even_when_only_the_jpeg_has_sub_seconds(tmp_path):
+    card, out = tmp_path / "card", tmp_path / "out"
+    shoot(card, "IMG_0001", REF_MM, 0.25, "JPG", seed=1)     # JPEG EXIF keeps 0.25 s
+    shoot(card, "IMG_0001", REF_MM, 0.25, "dng", seed=1)     # the DNG header keeps whole seconds
+    shoot(card, "IMG_0002", TARGETS[2.0], 5.5, "jpg", seed=2)
+    shoot(card, "RAW_0002", TARGETS[2.0], 5.5, "dng", seed=2)
+    shoot(card, "IMG_0003", TARGETS[3.0], 9, "jpg", seed=3)   # two RAWs at the same second as
+    shoot(card, "RAW_0003a", TARGETS[3.0], 9, "dng", seed=3)  # this JPEG: ambiguous, not paired
+    shoot(card, "RAW_0003b", TARGETS[3.0], 9, "dng", seed=4)
+    ingest_card(card, write_calibration(tmp_path / "c.json"), out)
+    assert sources(out)["scene_0001"]["hr"] == "IMG_0001.dng"
+    assert sources(out)["scene_0001"][2.0] == "RAW_0002.dng"
+    assert {r["file"] for r in report_rows(out, "raw_preferred")} == {"IMG_0001.JPG", "IMG_0002.jpg"}
+    assert {r["file"] for r in report_rows(out, "duplicate")} == {"IMG_0003.jpg", "RAW_0003a.dng",
+                                                                  "RAW_0003b.dng"} - {sources(out)["scene_0001"][3.0]}

@@ -203,9 +203,12 @@ def _make_pool(jobs: int) -> ProcessPoolExecutor:
 
 
 def _worker_init() -> None:
+    # The pool is the parallelism; threads inside each worker only contend. LibRaw's OpenMP
+    # reads OMP_NUM_THREADS when rawpy is first imported, which happens later, in develop_raw.
+    os.environ["OMP_NUM_THREADS"] = "1"
     import cv2
 
-    cv2.setNumThreads(1)  # the pool is the parallelism; threads inside each worker only contend
+    cv2.setNumThreads(1)
 
 
 def _report_order(f: Finding):

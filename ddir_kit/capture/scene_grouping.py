@@ -140,26 +140,47 @@ def natural_key(name: str) -> tuple:
     return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name))
 
 
+def same_instant(a, b) -> bool:
+    """Two capture times of one exposure: equal, or equal to the second when one of them has no
+    sub-second part (some RAW headers, and rawpy, keep whole seconds only)."""
+    if a == b:
+        return True
+    if a.microsecond == 0 or b.microsecond == 0:
+        return a.replace(microsecond=0) == b.replace(microsecond=0)
+    return False
+
+
 def group_shots(photos: list[CardPhoto]) -> list[tuple[CardPhoto, ...]]:
     """Exposures in capture order; each is its photos with RAW first (RAW + JPEG pairs merged)."""
     by_stem: dict[tuple, list[CardPhoto]] = {}
     for p in photos:
-        key = (str(Path(p.file).parent), Path(p.file).stem.lower(), p.exif.capture_time)
-        by_stem.setdefault(key, []).append(p)
-    shots = [list(v) for v in by_stem.values()]
-    # Cameras set to write RAW and JPEG to different folders or names: pair one RAW-only and one
-    # JPEG-only exposure that share the capture time (to the sub-second) and focal length.
-    # An ambiguous match (two RAWs at the same instant) is left alone.
+        by_stem.setdefault((str(Path(p.file).parent), Path(p.file).stem.lower()), []).append(p)
+    shots: list[list[CardPhoto]] = []
+    for group in by_stem.values():
+        # one name, several instants: a camera's file counter wrapped; keep them apart
+        mine: list[list[CardPhoto]] = []
+        for p in sorted(group, key=lambda p: (p.exif.capture_time, not p.is_raw, natural_key(p.file))):
+            home = next((s for s in mine if same_instant(s[0].exif.capture_time, p.exif.capture_time)), None)
+            if home is None:
+                mine.append([p])
+            else:
+                home.append(p)
+        shots += mine
+    # Cameras set to write RAW and JPEG under different names or folders: pair one RAW-only and
+    # one JPEG-only exposure that share the capture time and focal length. An ambiguous match
+    # (two candidates at the same instant) is left alone.
     raw_only = [s for s in shots if all(p.is_raw for p in s)]
     other_only = [s for s in shots if not any(p.is_raw for p in s)]
+    def twins(a, b) -> bool:
+        return (same_instant(a[0].exif.capture_time, b[0].exif.capture_time)
+                and abs(a[0].exif.focal_mm - b[0].exif.focal_mm) < 0.01)
+
+    pairs = [(r, o) for o in other_only for r in raw_only if twins(r, o)]
     merged_away: set[int] = set()
-    for s in other_only:
-        t, f = s[0].exif.capture_time, s[0].exif.focal_mm
-        match = [r for r in raw_only if id(r) not in merged_away and r[0].exif.capture_time == t
-                 and abs(r[0].exif.focal_mm - f) < 0.01]
-        if len(match) == 1:
-            match[0].extend(s)
-            merged_away.add(id(s))
+    for r, o in pairs:
+        if sum(x is r for x, _ in pairs) == 1 and sum(y is o for _, y in pairs) == 1:
+            r.extend(o)
+            merged_away.add(id(o))
     shots = [s for s in shots if id(s) not in merged_away]
     ordered = [tuple(sorted(s, key=lambda p: (not p.is_raw, natural_key(p.file)))) for s in shots]
     return sorted(ordered, key=lambda s: (s[0].exif.capture_time, natural_key(s[0].file)))
