@@ -285,7 +285,7 @@ def simulate_calibration(out, focals, sensor, seed, fmt, board, bayer, distortio
 @click.option("--moving-object", default="", help="scales whose LR shot gets an object no other shot has")
 @click.option("--failed-exposure", default="", help="e.g. 3:over,2:under")
 @click.option("--distortion/--no-distortion", default=True, show_default=True,
-              help="lens radial distortion (off: every LR->HR map is an affine to ~0.01 px)")
+              help="lens radial distortion (off, with --no-disturb: every LR->HR map is exactly affine)")
 @click.option("--disturb/--no-disturb", default=True, show_default=True,
               help="per-shot tripod and photometric disturbances")
 def simulate_scenes(out, n_scenes, calibration, scales, sensor, seed, bit_depth, bayer, moving_object,

@@ -193,3 +193,15 @@ def test_picture_of_one_scene_at_three_scales(scene, tmp_path):
     img = read_rgb(path)
     assert img.shape[0] == 200 and img.shape[1] > 4 * 290
     print(f"side-by-side picture: {path}")
+
+
+def test_without_distortion_and_disturbance_the_map_is_exactly_affine(tmp_path):
+    out = tmp_path / "ideal"
+    result = CliRunner().invoke(cli, ["capture", "simulate", "scenes", str(out), "--scenes", "1", "--scales", "2.5",
+                                      "--sensor", "400x266", "--no-distortion", "--no-disturb"])
+    assert result.exit_code == 0, result.output
+    (lr,) = read_json(out / "scene_0001" / "truth.json")["lr"]
+    assert lr["max_deviation_px"] < 1e-6
+    assert lr["affine_scale"] == pytest.approx(2.5, rel=1e-9)
+    a = np.array(lr["lr_to_hr"])
+    assert abs(a[0, 1]) < 1e-9 and abs(a[1, 0]) < 1e-9  # no rotation: an ideal tripod

@@ -129,6 +129,10 @@ class ZoomLens:
         # (1 - v) exactly at the corner; a quartic term gives the steep fall-off of real lenses
         return 1.0 - v * (0.6 * r2 + 0.4 * r2 * r2)
 
+    def without_distortion(self) -> "ZoomLens":
+        """The same lens with no radial distortion (maps between shots become ~affine)."""
+        return dataclasses.replace(self, k1_wide=0.0, k1_long=0.0, k2_wide=0.0, k2_long=0.0)
+
     # -- records ----------------------------------------------------------------------------
 
     def to_dict(self) -> dict:

@@ -129,7 +129,8 @@ class ShotSettings:
         pose = TripodPose.random(rng, float(lens.focal_px(focal_mm, body.width_px, body.sensor_width_mm)),
                                  max_shift_px=3.0 * body.width_px / 1200)
         gain = float(np.exp(rng.uniform(-0.04, 0.04)))
-        wb = tuple(float(v) for v in np.exp(rng.uniform(-0.03, 0.03, 3)) * np.array([1, 0, 1]) + np.array([0, 1, 0]))
+        r_gain, _, b_gain = np.exp(rng.uniform(-0.03, 0.03, 3))  # green is the reference: 1
+        wb = (float(r_gain), 1.0, float(b_gain))
         gamma = float(np.exp(rng.uniform(-0.03, 0.03)))
         seed = int(rng.integers(0, 2**62))
         return cls(focal_mm, pose if disturb else TripodPose(), gain if photometric else 1.0,
