@@ -12,10 +12,11 @@ from ddir_kit.capture.exif import read_exif
 from ddir_kit.capture.lens_model import ZoomLens, true_focal_for_scale
 from ddir_kit.capture.photo_io import read_photo, read_rgb
 from ddir_kit.capture.scene_preview import write_side_by_side
-from ddir_kit.capture.scenes import PlanarTexture
+from ddir_kit.capture.scenes import Checkerboard, PlanarScene, PlanarTexture
 from ddir_kit.capture.shot_geometry import ShotGeometry, TripodPose, map_pixels
 from ddir_kit.capture.simulate_scenes import Planting, simulate_scenes, write_camera_card
-from ddir_kit.capture.virtual_camera import plane_maps
+from ddir_kit.capture.simulate import sweep_distance_mm
+from ddir_kit.capture.virtual_camera import CameraBody, ShotSettings, plane_maps, render_optical_image, shot_geometry
 from ddir_kit.cli import cli
 from ddir_kit.fileio import read_json
 
@@ -205,3 +206,23 @@ def test_without_distortion_and_disturbance_the_map_is_exactly_affine(tmp_path):
     assert lr["affine_scale"] == pytest.approx(2.5, rel=1e-9)
     a = np.array(lr["lr_to_hr"])
     assert abs(a[0, 1]) < 1e-9 and abs(a[1, 0]) < 1e-9  # no rotation: an ideal tripod
+
+
+def test_prefiltered_minified_layers_keep_edges_where_the_geometry_puts_them():
+    # a board printed 3.3x finer than the pixel footprint goes through the scene path
+    # (Gaussian + area prefilter, alpha-composited layer): its corners stay unbiased
+    lens, body, board = ZoomLens(), CameraBody(), Checkerboard()
+    distance = sweep_distance_mm(lens, body, board, 105.0, 0.65)
+    settings = ShotSettings(35.0, TripodPose(0.3, 0.01, -0.02))
+    geom = shot_geometry(lens, body, settings)
+    scene = PlanarScene((board.texture(distance / geom.focal_px / 3.3),), 0.2)
+    optical = render_optical_image(lens, body, settings, scene, distance, geom)
+    found, corners = cv2.findChessboardCornersSB(_gray8(optical / optical.max()), (9, 6),
+                                                 flags=cv2.CALIB_CB_ACCURACY)
+    assert found
+    expected = np.stack(geom.plane_to_pixel(*board.corners_mm().T, distance), axis=1)
+    corners = corners.reshape(-1, 2)
+    if np.linalg.norm(corners[0] - expected[0]) > np.linalg.norm(corners[-1] - expected[0]):
+        corners = corners[::-1]
+    err = corners - expected
+    assert np.linalg.norm(err, axis=1).mean() < 0.05 and np.abs(err.mean(axis=0)).max() < 0.03

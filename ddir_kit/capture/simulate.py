@@ -1,7 +1,18 @@
 """Shooting sessions with the virtual zoom camera, written to disk with their ground truth.
 
-Public API
-----------
+The virtual camera, module by module:
+    lens_model.py        ZoomLens (breathing, distortion, PSF, vignetting, axis wander),
+                         true_scale, true_focal_for_scale
+    shot_geometry.py     ShotGeometry (pixel <-> ray <-> plane, exact), TripodPose, map_pixels
+    scenes.py            Checkerboard, PlanarTexture, PlanarScene, postcard_wall, packaged_textures
+    virtual_camera.py    CameraBody, ShotSettings, shoot -> VirtualShot, save_shot
+    truth_maps.py        lr_to_hr_truth: least-squares affine + dense grid of the true map
+    simulate.py          (this) checkerboard sweeps for calibration
+    simulate_scenes.py   scenes in the capture layout, camera cards, planted faults
+    scene_preview.py     side-by-side pictures of a scene's shots
+
+Public API of this module
+-------------------------
 - ``simulate_calibration(out, focals_mm, ...)`` -> ``CalibrationSweep``: one checkerboard photo
   per focal length (EXIF included) and ``truth.json``: for every shot its true scale relative
   to the reference (longest) focal length and the true pixel positions of the board's inner
