@@ -69,7 +69,19 @@ PROFILES = {
 }
 
 
+def _number(value):
+    # YAML 1.1 reads "1e-3" (no dot) as a string; numbers written that way are still numbers.
+    if isinstance(value, str):
+        try:
+            return float(value) if any(c in value for c in ".eE") else int(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _coerce(name: str, value, current):
+    if isinstance(current, (int, float)) and not isinstance(current, bool):
+        value = _number(value)
     if isinstance(current, bool):
         if not isinstance(value, bool):
             raise DdirKitError(f"--set {name}: expected true or false, got {value!r}")

@@ -1,0 +1,120 @@
+"""Training: a run killed mid-epoch (a real subprocess, SIGKILL) and resumed ends with weights
+identical to an uninterrupted run on CPU; two torchrun CPU processes match one process with
+the same global batch; `test` scores a checkpoint on full images."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from ddir_kit.cli import cli
+
+# A tiny but real recipe: EDSR-LIIF on 16 px LR crops with 64 queries, batch 2, so that a
+# CPU step takes tens of milliseconds.
+TINY = ["--set", "lr_patch_px=16", "--set", "queries=64", "--set", "batch=2", "--set", "repeat=4",
+        "--set", "num_workers=1", "--set", "torch_threads=1", "--set", "log_every_iters=1",
+        "--set", "lr_milestones_epochs=[2]"]
+
+
+@pytest.fixture(scope="module")
+def small_dataset(city100_dir, tmp_path_factory):
+    """Two x2 training pairs and one test pair cut from City100 (LR 64x48 by area downscale)."""
+    root = tmp_path_factory.mktemp("tiny") / "ds"
+    for split, idx in (("Train", (1, 2)), ("Test", (3,))):
+        for i in idx:
+            hr = cv2.imread(str(city100_dir / f"nikon_00{i}H.png"))[300:396, 500:628]
+            low = cv2.imread(str(city100_dir / f"nikon_00{i}L.png"))[300:396, 500:628]
+            for folder, img in (("HR2", hr), ("LR2", cv2.resize(low, (64, 48), interpolation=cv2.INTER_AREA))):
+                (root / split / folder).mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(root / split / folder / f"p{i}.png"), img)
+    return root
+
+
+def _train_cmd(data, out, epochs, extra=()):
+    return [sys.executable, "-m", "ddir_kit.cli", "train", "--method", "liif", "--data", str(data), "--out", str(out),
+            "--profile", "quick", "--set", f"epochs={epochs}", "--set", "checkpoint_every_iters=3", *TINY, *extra]
+
+
+def _weights(run: Path) -> dict:
+    from ddir_kit.models import load_checkpoint
+
+    model, _ = load_checkpoint(run / "model.pt")
+    return model.state_dict()
+
+
+def test_killed_training_resumes_to_bit_identical_weights(small_dataset, tmp_path):
+    epochs = 5  # 4 iterations per epoch (2 pairs x repeat 4 / batch 2): 20 iterations
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    full = tmp_path / "full"
+    subprocess.run(_train_cmd(small_dataset, full, epochs), check=True, env=env, capture_output=True)
+
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen(_train_cmd(small_dataset, cut, epochs), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = cut / "state.pt"
+    deadline = time.monotonic() + 120
+    killed_at = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        if state.is_file():
+            it = torch.load(state, weights_only=False)["loader"]["next_iter"]
+            if it >= 6:  # past one checkpoint inside epoch 2 (iterations 5-8)
+                proc.send_signal(signal.SIGKILL)
+                killed_at = it
+                break
+        time.sleep(0.02)
+    proc.wait()
+    assert killed_at is not None and proc.returncode == -signal.SIGKILL, "run ended before it could be killed"
+    assert not (cut / "model.pt").exists()
+
+    res = CliRunner().invoke(cli, _train_cmd(small_dataset, cut, epochs)[3:])
+    assert res.exit_code == 1 and "--resume" in res.output  # refuses to overwrite silently
+    res = CliRunner().invoke(cli, _train_cmd(small_dataset, cut, epochs, ["--resume"])[3:])
+    assert res.exit_code == 0, res.output
+    assert "resumed at iteration" in res.output
+    a, b = _weights(full), _weights(cut)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    rows = list(csv.DictReader((cut / "log.csv").open()))
+    assert [int(r["iter"]) for r in rows] == list(range(1, 21))
+    again = CliRunner().invoke(cli, _train_cmd(small_dataset, cut, epochs)[3:])
+    assert again.exit_code == 0 and "skipped" in again.output
+
+
+def test_two_torchrun_cpu_processes_match_one_process_with_the_same_global_batch(small_dataset, tmp_path):
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    base = _train_cmd(small_dataset, tmp_path / "one", 1, ["--set", "batch=4", "--set", "num_workers=0"])
+    subprocess.run(base, check=True, env=env, capture_output=True)
+    two = _train_cmd(small_dataset, tmp_path / "two", 1, ["--set", "batch=4", "--set", "num_workers=0"])
+    r = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", *two[2:]],
+                       env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    a, b = _weights(tmp_path / "one"), _weights(tmp_path / "two")
+    diffs = [float((a[k] - b[k]).abs().max()) for k in a if a[k].is_floating_point()]
+    assert max(diffs) < 1e-5
+
+
+def test_test_command_scores_a_checkpoint_on_full_images(small_dataset, tmp_path):
+    run = tmp_path / "run"
+    res = CliRunner().invoke(cli, _train_cmd(small_dataset, run, 1)[3:])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "scores.csv"
+    res = CliRunner().invoke(cli, ["test", "--checkpoint", str(run / "model.pt"), "--data", str(small_dataset),
+                                   "--out", str(out), "--save-dir", str(tmp_path / "sr")])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(out.open()))
+    assert [r["name"] for r in rows] == ["p3"] and rows[0]["scale"] == "2"
+    sr = cv2.imread(str(tmp_path / "sr" / "x2" / "p3.png"), cv2.IMREAD_UNCHANGED)
+    assert sr.shape == (96, 128, 3) and sr.dtype == np.uint16
+    assert "x2: 1 images, PSNR-Y" in res.output
