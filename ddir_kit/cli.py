@@ -288,12 +288,14 @@ def simulate_calibration(out, focals, sensor, seed, fmt, board, bayer, distortio
               help="lens radial distortion (off, with --no-disturb: every LR->HR map is exactly affine)")
 @click.option("--disturb/--no-disturb", default=True, show_default=True,
               help="per-shot tripod and photometric disturbances")
+@click.option("--textures", type=_path_in, default=None,
+              help="folder of photos to shoot (default: the packaged City100 postcards)")
 def simulate_scenes(out, n_scenes, calibration, scales, sensor, seed, bit_depth, bayer, moving_object,
-                    failed_exposure, distortion, disturb):
+                    failed_exposure, distortion, disturb, textures):
     """Scenes shot at HR and at every LR scale, in the capture layout, with truth.json."""
     from .capture.lens_model import ZoomLens
     from .capture.simulate import parse_size
-    from .capture.simulate_scenes import parse_planting, simulate_scenes as run, targets_from_calibration
+    from .capture.simulate_scenes import parse_planting, photos_in, simulate_scenes as run, targets_from_calibration
 
     if (calibration is None) == (scales is None):
         raise DdirKitError("give exactly one of --calibration and --scales")
@@ -305,7 +307,8 @@ def simulate_scenes(out, n_scenes, calibration, scales, sensor, seed, bit_depth,
         kw["scales"] = parse_scale_list(scales)
     result = run(out, n_scenes, seed=seed, sensor=parse_size(sensor, "sensor"), bit_depth=int(bit_depth),
                  bayer=bayer, planting=parse_planting(moving_object, failed_exposure), disturb=disturb,
-                 lens=ZoomLens() if distortion else ZoomLens().without_distortion(), progress=click.echo, **kw)
+                 lens=ZoomLens() if distortion else ZoomLens().without_distortion(),
+                 textures=None if textures is None else photos_in(textures), progress=click.echo, **kw)
     for path in result.skipped:
         click.echo(f"skipped (already done): {path.name}")
     click.echo(f"{len(result.scenes)} scenes written, {len(result.skipped)} skipped, in {result.out}")

@@ -226,3 +226,14 @@ def test_prefiltered_minified_layers_keep_edges_where_the_geometry_puts_them():
         corners = corners[::-1]
     err = corners - expected
     assert np.linalg.norm(err, axis=1).mean() < 0.05 and np.abs(err.mean(axis=0)).max() < 0.03
+
+
+def test_scenes_can_be_shot_from_any_folder_of_photos(tmp_path, city100_dir):
+    out = tmp_path / "caps"
+    result = CliRunner().invoke(cli, ["capture", "simulate", "scenes", str(out), "--scenes", "1", "--scales", "2",
+                                      "--sensor", "300x200", "--textures", str(city100_dir)])
+    assert result.exit_code == 0, result.output
+    assert read_json(out / "scene_0001" / "truth.json")["texture"]["file"].startswith("nikon_")
+    missing = CliRunner().invoke(cli, ["capture", "simulate", "scenes", str(tmp_path / "x"), "--scenes", "1",
+                                       "--scales", "2", "--textures", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 1 and "not a folder" in missing.output

@@ -20,19 +20,21 @@ Public API
 - ``Planting``: per LR scale, a moving object (a patch of another photograph present in that
   shot only) and/or a failed exposure ('over' or 'under'), to test rejection downstream.
 
-Scenes are planar photographs (packaged City100 postcards by default; any photos via
-``textures``), placed so that the HR shot sees about one texel per pixel, mirrored beyond
-their edges to fill the wide LR views. Deterministic for a seed: every shot draws from its
-own generator seeded by (seed, scene, shot).
+A scene is a wall of photographs 8 m away (packaged City100 postcards by default; any photos
+via ``textures``): the scene's photo in the middle, where the HR shot sees about one texel per
+pixel (photos smaller than the sensor are enlarged to fill its height), the others around it,
+randomly mirrored, as far as the widest LR view reaches. Deterministic for a seed: every shot
+draws from its own generator seeded by (seed, scene, shot), so planting a fault in one shot
+leaves every other shot's pixels unchanged.
 """
 
 from __future__ import annotations
 
 import shutil
-from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -439,3 +441,16 @@ def parse_planting(moving_object: str = "", failed_exposure: str = "") -> Planti
             raise DdirKitError(f"failed exposure must look like 3:over or 2:under, got {item!r}")
         failed[float(as_fraction(scale))] = kind
     return Planting(moving_object=objects, failed_exposure=failed)
+
+
+def photos_in(folder: str | Path) -> list[Path]:
+    """The photos (JPEG, PNG, TIFF; not RAW) directly in a folder, sorted by name."""
+    from .photo_io import IMAGE_SUFFIXES
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DdirKitError("not a folder", folder)
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise DdirKitError("no JPEG, PNG or TIFF photos in the folder", folder)
+    return paths
