@@ -229,9 +229,14 @@ def test_prefiltered_minified_layers_keep_edges_where_the_geometry_puts_them():
 
 
 def test_scenes_can_be_shot_from_any_folder_of_photos(tmp_path, city100_dir):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("nikon_004H.png", "nikon_009H.png"):
+        (photos / name).write_bytes((city100_dir / name).read_bytes())
+    (photos / "notes.txt").write_text("not a photo")
     out = tmp_path / "caps"
     result = CliRunner().invoke(cli, ["capture", "simulate", "scenes", str(out), "--scenes", "1", "--scales", "2",
-                                      "--sensor", "300x200", "--textures", str(city100_dir)])
+                                      "--sensor", "300x200", "--textures", str(photos)])
     assert result.exit_code == 0, result.output
     assert read_json(out / "scene_0001" / "truth.json")["texture"]["file"].startswith("nikon_")
     missing = CliRunner().invoke(cli, ["capture", "simulate", "scenes", str(tmp_path / "x"), "--scenes", "1",
