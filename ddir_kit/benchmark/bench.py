@@ -114,13 +114,15 @@ def run_bench(methods: list[str], data: str | Path, out_dir: str | Path, profile
                "scales": [float(s) for s in ds.test_scales],
                "n_images": {str(float(s)): len(v) for s, v in ds.test.items()}}
         score_file = run_dir / "scores.json"
-        scores = None
+        scores, t_test = None, None
+        if t_train is None and (run_dir / "log.csv").is_file():
+            t_train = _logged_seconds(run_dir / "log.csv")
         if score_file.is_file():
             old = read_json(score_file)
             if old.get("key") == key:
                 scores = scores_from_rows(old["images"])
+                t_test = old.get("test_s")
                 skipped.append(f"test {label}: scores for this checkpoint, protocol and test set exist")
-        t_test = None
         if scores is None:
             log(f"testing {label} on {sum(len(v) for v in ds.test.values())} test images")
             t0 = time.monotonic()
@@ -129,7 +131,7 @@ def run_bench(methods: list[str], data: str | Path, out_dir: str | Path, profile
                                     save_dir=run_dir / "sr", save_first=1, progress=cb, ctx=ctx)
             t_test = round(time.monotonic() - t0)
             if ctx.is_main:
-                atomic_write_json(score_file, {"key": key, "images": scores_to_rows(scores)})
+                atomic_write_json(score_file, {"key": key, "test_s": t_test, "images": scores_to_rows(scores)})
         timings[label] = (t_train, t_test)
         for s in summarize(scores):
             rows.append(ResultRow(method, enc_label, s.scale, s.n_images, s.psnr_y_db, s.ssim_y))
@@ -140,6 +142,14 @@ def run_bench(methods: list[str], data: str | Path, out_dir: str | Path, profile
         _write_reports(out_dir, ds, rows, profile, protocol, timings, figure)
     barrier(ctx)
     return BenchResult(out_dir, rows, trained, skipped, timings)
+
+
+def _logged_seconds(log_csv: Path) -> int | None:
+    lines = log_csv.read_text().strip().splitlines()
+    try:
+        return round(float(lines[-1].split(",")[-1])) if len(lines) > 1 else None
+    except ValueError:
+        return None
 
 
 def _frac(ds: SRDataset, scale: float):
