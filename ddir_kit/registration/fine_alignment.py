@@ -10,7 +10,7 @@ Model, at LR resolution (the RealSR authors' version-3 recipe): ``template`` T i
 downscaled to the LR grid (area filter); ``moving`` I is the LR photo (grey, tone-matched to T).
 For every template pixel x = (u, v):
 
-    T(x) ~ gain * I(D(A x)) + offset
+    T(x) ~ (gain + v1 rho + v2 rho^2) * I(D(A x)) + offset,   rho = |D(A x) - c|^2 / R^2
 
 A is a 2x3 affine (grid px -> LR photo px), D the optional radial term of pair_map.PairMap.
 The residuals are re-weighted with w = 1 / (|r| + eps) (an L1 approximation; intensities on
@@ -38,7 +38,9 @@ class FineAlignment:
 
     grid_to_lr: float64 2x3, template grid px -> LR photo px (before the radial term).
     radial_k1: relative radial coefficient (0 when not estimated).
-    gain, offset: luminance, T ~ gain * I + offset (offset on the 0..255 scale).
+    gain, offset, vignetting (v1, v2): luminance, T ~ (gain + v1 rho + v2 rho^2) * I + offset, rho
+        = |y - c|^2 / R^2 at the LR photo point y (offset on the 0..255 scale): the two focal
+        lengths vignette differently, which a global gain cannot absorb.
     stats: on the last level's samples: median_abs, mean_abs of |r| (0..255 scale); zncc of T
         and gain * I + offset; zncc_best90 (the same without the worst-fitting 10 %, so that an
         object in one photo only does not hide a good fit); sharpness_ratio (mean gradient
@@ -51,6 +53,7 @@ class FineAlignment:
     radial_k1: float
     gain: float
     offset: float
+    vignetting: tuple[float, float]
     stats: dict
     iterations: list[int] = field(default_factory=list)
     converged: bool = False
@@ -104,7 +107,7 @@ def fine_align(template: np.ndarray, moving: np.ndarray, init_grid_to_lr: np.nda
     rng = np.random.default_rng(config.seed)
 
     a = np.asarray(init_grid_to_lr, np.float64).copy()
-    k1, gain, offset = 0.0, 1.0, 0.0
+    k1, gain, offset, vig = 0.0, 1.0, 0.0, (0.0, 0.0)
     iterations = []
     converged = False
     stats = {}
@@ -115,13 +118,14 @@ def fine_align(template: np.ndarray, moving: np.ndarray, init_grid_to_lr: np.nda
         a_l[:, 2] /= f
         state = _Level(tpl[level], mov[level], msk[level] > 0.999, np.asarray(radial_centre_px) / f,
                        radial_norm_px / f, config, rng)
-        p = state.pack(a_l, k1, gain, offset)
+        p = state.pack(a_l, k1, gain, offset, vig)
         p, n_it, converged, stats = state.solve(p, config.max_iter_top if level == n_levels - 1 else config.max_iter)
-        a_l, k1, gain, offset = state.unpack(p)
+        a_l, k1, gain, offset, vig = state.unpack(p)
         a = a_l.copy()
         a[:, 2] *= f
         iterations.append(n_it)
-    return FineAlignment(a, float(k1), float(gain), float(offset), stats, iterations, converged)
+    return FineAlignment(a, float(k1), float(gain), float(offset), (float(vig[0]), float(vig[1])), stats,
+                         iterations, converged)
 
 
 class _Level:
@@ -165,11 +169,11 @@ class _Level:
         self.corners = np.array([[-self.cu, -self.cv], [self.cu, -self.cv], [-self.cu, self.cv], [self.cu, self.cv]]) / self.sc
         self.shape = (h, w)
 
-    # parameters: P (2x3 in normalised coords) row-major, gain, offset, [k1]
-    def pack(self, a, k1, gain, offset):
+    # parameters: P (2x3 in normalised coords) row-major, gain, offset, v1, v2, [k1]
+    def pack(self, a, k1, gain, offset, vig):
         s = np.array([[self.sc, 0, self.cu], [0, self.sc, self.cv], [0, 0, 1.0]])
         pn = a @ s
-        p = list(pn.ravel()) + [gain, offset]
+        p = list(pn.ravel()) + [gain, offset, vig[0], vig[1]]
         if self.radial:
             p.append(k1)
         return np.array(p, np.float64)
@@ -178,8 +182,8 @@ class _Level:
         pn = p[:6].reshape(2, 3)
         s_inv = np.array([[1 / self.sc, 0, -self.cu / self.sc], [0, 1 / self.sc, -self.cv / self.sc], [0, 0, 1.0]])
         a = pn @ s_inv
-        k1 = p[8] if self.radial else 0.0
-        return a, k1, p[6], p[7]
+        k1 = p[_K] if self.radial else 0.0
+        return a, k1, p[_G], p[_B], (p[_V1], p[_V2])
 
     def _warp(self, p, xn, yn):
         pn = p[:6].reshape(2, 3)
@@ -188,7 +192,7 @@ class _Level:
             return y, y, None
         d = y - self.centre
         rho = np.sum(d * d, axis=1) / self.norm ** 2
-        return self.centre + d * (1 + p[8] * rho)[:, None], y, (d, rho)
+        return self.centre + d * (1 + p[_K] * rho)[:, None], y, (d, rho)
 
     def evaluate(self, p):
         x, y, rad = self._warp(p, self.xn, self.yn)
@@ -196,8 +200,11 @@ class _Level:
         valid = (x[:, 0] >= 1) & (x[:, 0] <= w - 2) & (x[:, 1] >= 1) & (x[:, 1] <= h - 2)
         mx, my = _as_map(x[:, 0]), _as_map(x[:, 1])
         iw = _sample(self.mov, mx, my, _INTERP_VALUE, x.shape[0])
-        r = p[6] * iw + p[7] - self.t
-        return {"p": p, "r": r, "iw": iw, "valid": valid, "mx": mx, "my": my, "rad": rad}
+        # relative vignetting: a gain that falls off with the radius in the LR photo
+        rv = np.sum((x - self.centre) ** 2, axis=1) / self.norm ** 2
+        gain = p[_G] + p[_V1] * rv + p[_V2] * rv * rv
+        r = gain * iw + p[_B] - self.t
+        return {"p": p, "r": r, "iw": iw, "valid": valid, "mx": mx, "my": my, "rad": rad, "rv": rv, "gain": gain}
 
     def _cost(self, ev):
         v = ev["valid"]
@@ -249,7 +256,7 @@ class _Level:
         keep = np.abs(r) <= np.percentile(np.abs(r), 90)
         gx = _sample(self.gx, ev["mx"], ev["my"], _INTERP_GRAD, self.xn.shape[0])[v]
         gy = _sample(self.gy, ev["mx"], ev["my"], _INTERP_GRAD, self.xn.shape[0])[v]
-        sharp = abs(ev["p"][6]) * np.mean(np.hypot(gx, gy)) / max(np.mean(self.tmag[v]), 1e-9)
+        sharp = np.mean(np.abs(ev["gain"][v]) * np.hypot(gx, gy)) / max(np.mean(self.tmag[v]), 1e-9)
         return {"median_abs": float(np.median(np.abs(r))), "mean_abs": float(np.mean(np.abs(r))),
                 "zncc": _zncc(t, t + r), "zncc_best90": _zncc(t[keep], (t + r)[keep]),
                 "sharpness_ratio": float(sharp)}
@@ -259,12 +266,12 @@ class _Level:
         n = self.xn.shape[0]
         gx = _sample(self.gx, ev["mx"], ev["my"], _INTERP_GRAD, n)
         gy = _sample(self.gy, ev["mx"], ev["my"], _INTERP_GRAD, n)
-        gx, gy = p[6] * gx, p[6] * gy
+        gx, gy = ev["gain"] * gx, ev["gain"] * gy
         xn, yn = self.xn, self.yn
         cols = []
         if self.radial:
             d, rho = ev["rad"]
-            k = p[8]
+            k = p[_K]
             # Chain rule through D: J_D = (1 + k rho) I + 2 k / R^2 d d^T (symmetric).
             q = 2 * k / self.norm ** 2
             ax = (1 + k * rho) * gx + q * d[:, 0] * (d[:, 0] * gx + d[:, 1] * gy)
@@ -272,7 +279,9 @@ class _Level:
             dk = (gx * d[:, 0] + gy * d[:, 1]) * rho
         else:
             ax, ay = gx, gy
-        cols = [ax * xn, ax * yn, ax, ay * xn, ay * yn, ay, ev["iw"], np.ones_like(xn)]
+        rv = ev["rv"]
+        cols = [ax * xn, ax * yn, ax, ay * xn, ay * yn, ay, ev["iw"], np.ones_like(xn), ev["iw"] * rv,
+                ev["iw"] * rv * rv]
         if self.radial:
             cols.append(dk)
         jac = np.stack(cols, axis=1)[v]
@@ -285,6 +294,8 @@ class _Level:
         x1, _, _ = self._warp(p1, self.corners[:, 0], self.corners[:, 1])
         return float(np.max(np.linalg.norm(x1 - x0, axis=1)))
 
+
+_G, _B, _V1, _V2, _K = 6, 7, 8, 9, 10  # indices of gain, offset, vignetting, radial k1 in p
 
 _MAP_COLS = 4096  # cv2.remap wants maps under 32767 pixels a side: fold the samples into rows
 

@@ -15,19 +15,21 @@ import cv2
 import numpy as np
 
 
-_MIN_EIG_RATIO = 0.05
+_MIN_EIG_RATIO = 0.15
 
 
 @dataclass(frozen=True)
 class LocalCheckConfig:
     """tile_px: tile side on the LR grid. min_tile_std: tiles flatter than this (0..255 scale)
     are not judged. max_shift_px: largest tolerated tile shift, LR px. min_tile_zncc: lowest
-    tolerated tile correlation. max_trim_fraction: at most this fraction of each side may be
+    tolerated tile correlation. min_shift_sigmas: a shift must also exceed this many standard
+    errors of its own estimate. max_trim_fraction: at most this fraction of each side may be
     trimmed away to drop bad border tiles."""
 
     tile_px: int = 64
     min_tile_std: float = 3.0
     max_shift_px: float = 0.35
+    min_shift_sigmas: float = 4.0
     min_tile_zncc: float = 0.7
     max_trim_fraction: float = 0.15
 
@@ -37,13 +39,15 @@ class LocalShiftMap:
     """Per-tile results on a rows x cols grid of ``tile_px`` tiles starting at the grid origin.
 
     shift_px: float (rows, cols, 2), (dx, dy) of the LR relative to the template, LR px;
-    NaN for tiles too flat to judge. zncc: (rows, cols). bad: bool (rows, cols).
+    NaN for tiles too flat to judge. zncc: (rows, cols). bad: bool (rows, cols). shift_sigma_px:
+    (rows, cols) standard error of each shift, LR px.
     """
 
     tile_px: int
     shift_px: np.ndarray
     zncc: np.ndarray
     bad: np.ndarray
+    shift_sigma_px: np.ndarray | None = None
 
     def summary(self) -> dict:
         mag = np.hypot(self.shift_px[..., 0], self.shift_px[..., 1])
@@ -63,6 +67,8 @@ class LocalShiftMap:
         return {**self.summary(),
                 "shift_px": np.where(np.isfinite(self.shift_px), self.shift_px.round(4), None).tolist(),
                 "zncc": np.where(np.isfinite(self.zncc), self.zncc.round(4), None).tolist(),
+                "shift_sigma_px": None if self.shift_sigma_px is None else
+                np.where(np.isfinite(self.shift_sigma_px), self.shift_sigma_px.round(4), None).tolist(),
                 "bad": self.bad.astype(int).tolist()}
 
 
@@ -121,6 +127,11 @@ def local_shift_map(template: np.ndarray, moving: np.ndarray, map_x: np.ndarray,
         coef = np.where(keep, proj / np.where(keep, lam, 1.0), 0.0)
         step = np.einsum("rcji,rci->rcj", vec, coef)
         d = np.clip(d + step, -8.0, 8.0)
+    # Least-squares uncertainty of the shift along its weakest kept direction: residual
+    # variance over the structure tensor's eigenvalue (the tensor sums over the tile's pixels).
+    sigma_r2 = (e.astype(np.float64) ** 2).mean(axis=2)
+    lam_kept = np.where(keep, lam, np.inf).min(axis=-1)
+    sigma = np.sqrt(sigma_r2 / np.maximum(lam_kept, 1e-12)) * px_scale
     tile_valid = tiles(valid.astype(np.float32)).min(axis=2) > 0
     tstd = tiles(tpl).std(axis=2)
     den = np.sqrt((tt * tt).sum(2, dtype=np.float64) * (ww_ * ww_).sum(2, dtype=np.float64))
@@ -129,8 +140,12 @@ def local_shift_map(template: np.ndarray, moving: np.ndarray, map_x: np.ndarray,
     d = d * px_scale
     shift = np.where(judged[..., None], d, np.nan)
     zncc = np.where(judged, zncc, np.nan)
-    bad = judged & ((np.hypot(d[..., 0], d[..., 1]) > config.max_shift_px) | (zncc < config.min_tile_zncc))
-    return LocalShiftMap(int(round(t * px_scale)), shift, zncc, bad)
+    mag = np.hypot(d[..., 0], d[..., 1])
+    # A shift counts when it is both large and clearly measured (weak texture, blur and noise
+    # make a single tile's estimate wander).
+    moved = (mag > config.max_shift_px) & (mag > config.min_shift_sigmas * sigma)
+    bad = judged & (moved | (zncc < config.min_tile_zncc))
+    return LocalShiftMap(int(round(t * px_scale)), shift, zncc, bad, np.where(judged, sigma, np.nan))
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,9 @@ class RegistrationConfig:
     the LR photo. min_zncc: lowest global correlation after alignment. max_clipped_fraction,
     min_contrast: exposure gates (contrast = std of the green channel, 0..255 scale).
     max_scale_error: largest tolerated |measured / nominal - 1|. min_sharpness_ratio: lowest
-    tolerated ratio of LR to template gradient energy (a shaken or misfocused shot). interpolation: 'lanczos' or
+    tolerated ratio of LR to template gradient energy (a shaken or misfocused shot).
+    max_brightness_ratio: largest tolerated ratio of mean brightness (8-bit encoded values) between
+    LR and HR over the common view, either way (about 2 stops in a gamma-encoded photo). interpolation: 'lanczos' or
     'bicubic' for lr.png. colour_transfer: RealSR's colour correction of lr.png (off: DDIR
     models the photometric shift)."""
 
@@ -54,6 +56,7 @@ class RegistrationConfig:
     min_contrast: float = 4.0
     max_scale_error: float = 0.06
     min_sharpness_ratio: float = 0.3
+    max_brightness_ratio: float = 2.0
     interpolation: str = "lanczos"
     colour_transfer: bool = False
     fine: FineConfig = field(default_factory=FineConfig)
@@ -127,7 +130,7 @@ def register_arrays(hr_rgb: np.ndarray, lr_rgb: np.ndarray, scale, config: Regis
 
     why = _exposure_problem(hr_g, config, "HR")
     lr_view = _nominal_view(lr_g, nominal, template.shape)
-    why = why or _exposure_problem(lr_view, config, "LR")
+    why = why or _exposure_problem(lr_view, config, "LR") or _exposure_mismatch(hr_g, lr_view, config)
     if why:
         res.reason = why
         return res
@@ -178,7 +181,9 @@ def register_arrays(hr_rgb: np.ndarray, lr_rgb: np.ndarray, scale, config: Regis
         res.scale_measured = float(np.sqrt(abs(np.linalg.det(pmap.lr_to_hr[:, :2]))))
         res.luminance = {"tone_curve_lr": np.round(lut_x, 3).tolist(), "tone_curve_hr": np.round(lut_y, 3).tolist(),
                          "gain": round(fine.gain, 6), "offset": round(fine.offset, 4),
-                         "model": "hr_green*255 ~ gain * tone(lr_green*255) + offset, tone by interpolation"}
+                         "vignetting": [round(v, 6) for v in fine.vignetting],
+                         "model": "hr_green*255 ~ (gain + v1 rho + v2 rho^2) * tone(lr_green*255) + offset, "
+                                  "rho = |lr - centre|^2 / norm^2 (radial centre and norm), tone by interpolation"}
         res.residual = {**{k: round(float(v), 5) for k, v in fine.stats.items()}, "passes": attempt + 1,
                         "iterations": fine.iterations, "converged": fine.converged, "units": "green channel, 0..255"}
         why = _global_problem(fine, res.scale_measured, sf, config)
@@ -286,6 +291,18 @@ def _exposure_problem(grey: np.ndarray, config: RegistrationConfig, which: str) 
     sd = float(grey.std())
     if sd < config.min_contrast:
         return f"{which} photo has almost no contrast (std {sd:.1f} of 255): failed exposure or lens cap"
+    return ""
+
+
+def _exposure_mismatch(hr_g: np.ndarray, lr_view: np.ndarray, config: RegistrationConfig) -> str:
+    # Both shots see the same scene at the same aperture: a large brightness ratio over the
+    # common view is a failed exposure, even when the frame is still registrable.
+    hr_mean, lr_mean = float(hr_g[::4, ::4].mean()), float(lr_view[::2, ::2].mean())
+    ratio = (lr_mean + 1.0) / (hr_mean + 1.0)
+    if ratio > config.max_brightness_ratio:
+        return f"LR photo overexposed: {ratio:.1f}x brighter than the HR photo over the same view"
+    if ratio < 1.0 / config.max_brightness_ratio:
+        return f"LR photo underexposed: {1 / ratio:.1f}x darker than the HR photo over the same view"
     return ""
 
 
