@@ -299,7 +299,29 @@ def test_cli_prints_a_summary_table_and_writes_the_report(tmp_path):
     assert (tmp_path / "out" / "ingest_report.csv").is_file()
 
 
-def test_killed_ingest_then_rerun_gives_byte_identical_output(tmp_path):
+def child_pids(pid: int) -> set[int]:
+    """Processes whose parent is pid (Linux /proc)."""
+    kids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.add(int(stat.parent.name))
+    return kids
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_killed_ingest_then_rerun_gives_byte_identical_output(tmp_path, jobs):
     card = tmp_path / "card"
     n_scenes = 8
     for k in range(n_scenes):
@@ -314,20 +336,28 @@ def test_killed_ingest_then_rerun_gives_byte_identical_output(tmp_path):
 
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "ddir_kit.cli", "capture", "ingest", str(card), "--calibration", str(calib),
-           "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 60
+           "--out", str(out), "--jobs", str(jobs)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    workers: set[int] = set()
     try:
-        # kill as soon as the third scene is being written
+        # kill the main process alone (as an OOM killer would) while the third scene is written
         while time.monotonic() < deadline and proc.poll() is None:
             if out.is_dir() and any(p.name.startswith(".scene_0003") for p in out.iterdir()):
+                workers = child_pids(proc.pid)
                 break
             time.sleep(0.002)
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed half-way"
+    # its workers die with it (within a second) instead of finishing scenes behind a rerun's back
+    assert len(workers) >= jobs - 1
+    gone_by = time.monotonic() + 1.0
+    while time.monotonic() < gone_by and any(map(running, workers)):
+        time.sleep(0.01)
+    assert not any(map(running, workers)), f"workers {workers} outlived the killed ingest"
     done = list_scene_dirs(out)
     assert 0 < len(done) < n_scenes
     # nothing half-written under a final name: every visible file equals the finished run's

@@ -20,6 +20,7 @@ import io
 import json
 import os
 import shutil
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -203,12 +204,31 @@ def _make_pool(jobs: int) -> ProcessPoolExecutor:
 
 
 def _worker_init() -> None:
+    _die_with_parent()
     # The pool is the parallelism; threads inside each worker only contend. LibRaw's OpenMP
     # reads OMP_NUM_THREADS when rawpy is first imported, which happens later, in develop_raw.
     os.environ["OMP_NUM_THREADS"] = "1"
     import cv2
 
     cv2.setNumThreads(1)
+
+
+def _die_with_parent() -> None:
+    # A killed ingest must not leave workers finishing scenes behind it (they would race a
+    # rerun for the same folders): on Linux, ask the kernel to kill this worker with its parent.
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import multiprocessing
+    import signal
+
+    parent = multiprocessing.parent_process()
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent is not None and os.getppid() != parent.pid:  # it died before the request was made
+        os._exit(1)
 
 
 def _report_order(f: Finding):
