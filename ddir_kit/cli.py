@@ -127,7 +127,8 @@ def calibrate_sweep(shots_dir, out, scales, board, reference_focal, focals_csv, 
         else:
             click.echo(f"  skipped {shot.file}: {shot.status}", err=True)
 
-    cal = run(shots_dir, scales, board, reference_focal, focals_csv, fit_model, progress=report)
+    cache = out.with_name(out.stem + "_detections.json")
+    cal = run(shots_dir, scales, board, reference_focal, focals_csv, fit_model, progress=report, cache_path=cache)
     files = write_calibration(cal, out)
     click.echo(f"reference {cal.reference_file} at {cal.reference_focal_mm:g} mm; {len(cal.used)} shots used, "
                f"{len(cal.skipped)} skipped; model degree {cal.model.degree}, "
@@ -138,7 +139,8 @@ def calibrate_sweep(shots_dir, out, scales, board, reference_focal, focals_csv, 
                    f"{t.naive_focal_mm:>10.2f}")
     for s in cal.skipped:
         click.echo(f"skipped {s.file}: {s.status}")
-    click.echo(f"wrote {files.json}, {files.targets_csv}, {files.plot_png}")
+    click.echo(f"wrote {files.json}, {files.targets_csv}, {files.plot_png} (detections kept in {cache.name}: "
+               f"a rerun detects only new or changed files)")
 
 
 @calibrate.command("check")
@@ -220,7 +222,11 @@ def ingest(card_dir, calibration, out, tolerance_mm, max_gap_s, jobs, shard):
 
     report = ingest_card(card_dir, calibration, out, tolerance_mm=tolerance_mm, max_gap_s=max_gap_s,
                          jobs=jobs, shard=parse_shard(shard), progress=show)
-    click.echo(f"\n{'scene':<12} {'status':<11} {'HR source':<28} {'scales':<34} missing")
+    for f in report.findings:
+        if f.level != "info":
+            click.echo(f"{f.level}: {f.scene or '-'} {f.file or ''} {f.message}".replace("  ", " "), err=True)
+    if report.scenes:
+        click.echo(f"\n{'scene':<12} {'status':<11} {'HR source':<28} {'scales':<34} missing")
     for o in report.scenes:
         click.echo(f"{o.scene:<12} {o.status:<11} {(o.hr_file or '-'):<28} "
                    f"{','.join(f'{s:g}' for s in o.scales) or '-':<34} {','.join(f'{s:g}' for s in o.missing) or '-'}")
@@ -231,9 +237,6 @@ def ingest(card_dir, calibration, out, tolerance_mm, max_gap_s, jobs, shard):
                f"{len(report.scenes_with('failed'))} failed")
     for kind in kinds:
         click.echo(f"  {kind}: {report.count(kind)}")
-    for f in report.findings:
-        if f.level != "info":
-            click.echo(f"{f.level}: {f.scene or '-'} {f.file or ''} {f.message}".replace("  ", " "), err=True)
     click.echo(f"report: {report.report_csv}")
     if report.scenes and all(o.status == "failed" for o in report.scenes):
         sys.exit(1)

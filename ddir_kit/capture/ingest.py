@@ -162,9 +162,12 @@ def ingest_card(card_dir: str | Path, calibration: str | Path | IngestCalibratio
     """
     card = Path(card_dir)
     out = Path(out_dir)
+    if not card.is_dir():
+        raise DdirKitError("card folder not found (or not a folder)", card)
     calib = calibration if isinstance(calibration, IngestCalibration) else IngestCalibration.from_json(calibration)
     if jobs < 1:
         raise DdirKitError(f"--jobs must be at least 1, got {jobs}")
+    shard = parse_shard(f"{shard[0]}/{shard[1]}")
     development = development or RawDevelopment()
     out.mkdir(parents=True, exist_ok=True)
     pool = _make_pool(jobs) if jobs > 1 else None

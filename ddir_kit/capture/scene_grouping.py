@@ -197,6 +197,8 @@ def plan_scenes(photos: list[CardPhoto], calibration: IngestCalibration, toleran
     """
     if tolerance_mm <= 0:
         raise DdirKitError(f"focal tolerance must be positive, got {tolerance_mm} mm")
+    if max_gap_s <= 0:
+        raise DdirKitError(f"the time gap that ends a scene must be positive, got {max_gap_s} s")
     roles: list[tuple[str, Fraction | None, float]] = [("hr", None, calibration.reference_focal_mm)]
     roles += [("lr", s, f) for s, f in calibration.targets]
 
