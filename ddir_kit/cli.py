@@ -127,7 +127,8 @@ def calibrate_sweep(shots_dir, out, scales, board, reference_focal, focals_csv, 
         else:
             click.echo(f"  skipped {shot.file}: {shot.status}", err=True)
 
-    cal = run(shots_dir, scales, board, reference_focal, focals_csv, fit_model, progress=report)
+    cache = out.with_name(out.stem + "_detections.json")
+    cal = run(shots_dir, scales, board, reference_focal, focals_csv, fit_model, progress=report, cache_path=cache)
     files = write_calibration(cal, out)
     click.echo(f"reference {cal.reference_file} at {cal.reference_focal_mm:g} mm; {len(cal.used)} shots used, "
                f"{len(cal.skipped)} skipped; model degree {cal.model.degree}, "
@@ -138,7 +139,8 @@ def calibrate_sweep(shots_dir, out, scales, board, reference_focal, focals_csv, 
                    f"{t.naive_focal_mm:>10.2f}")
     for s in cal.skipped:
         click.echo(f"skipped {s.file}: {s.status}")
-    click.echo(f"wrote {files.json}, {files.targets_csv}, {files.plot_png}")
+    click.echo(f"wrote {files.json}, {files.targets_csv}, {files.plot_png} (detections kept in {cache.name}: "
+               f"a rerun detects only new or changed files)")
 
 
 @calibrate.command("check")

@@ -306,3 +306,29 @@ def test_calibrate_pattern_writes_a_pdf_and_a_png_whose_board_is_detectable(tmp_
     det = detect_board_in_rgb(rgb, BoardSize(9, 6))
     assert det.square_px > 5
     assert "100 dpi" in res.output
+
+
+def test_a_rerun_reuses_kept_detections_and_redetects_only_changed_files(small_sweep, tmp_path, monkeypatch):
+    import ddir_kit.calibration.calibrate as calibrate_module
+
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    for p in small_sweep.glob("*.jpg"):
+        (shots / p.name).write_bytes(p.read_bytes())
+    out = tmp_path / "c.json"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["calibrate", str(shots), "--out", str(out), "--scales", "2"]).exit_code == 0
+    first = json.loads(out.read_text())
+    kept = json.loads((tmp_path / "c_detections.json").read_text())
+    assert sorted(kept["files"]) == sorted(p.name for p in shots.glob("*.jpg"))
+
+    detected = []
+    real_detect = calibrate_module.detect_board_in_rgb
+    monkeypatch.setattr(calibrate_module, "detect_board_in_rgb",
+                        lambda rgb, board, path: detected.append(path.name) or real_detect(rgb, board, path))
+    assert runner.invoke(cli, ["calibrate", str(shots), "--out", str(out), "--scales", "2"]).exit_code == 0
+    assert detected == []
+    assert json.loads(out.read_text()) == first
+    (shots / "shot_02.jpg").write_bytes((small_sweep / "shot_02.jpg").read_bytes() + b"\0")
+    assert runner.invoke(cli, ["calibrate", str(shots), "--out", str(out), "--scales", "2"]).exit_code == 0
+    assert detected == ["shot_02.jpg"]

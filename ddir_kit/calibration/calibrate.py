@@ -25,6 +25,7 @@ from ..errors import DdirKitError
 from ..fileio import atomic_path, atomic_write_json, atomic_write_text, read_json
 from ..scales import as_fraction, scale_tag
 from .board_detection import BoardDetection, BoardSize, detect_board_in_rgb, order_like_reference
+from .detection_cache import DetectionCache
 from .magnification import FIT_MODELS, fit_view, magnification
 from .scale_model import ScaleModel, fit_scale_model
 
@@ -141,7 +142,8 @@ class CalibrationFiles:
 def calibrate_sweep(shots_dir: str | Path, scales: Sequence[float | Fraction] | str = DEFAULT_SCALES,
                     board: BoardSize | str = "9x6", reference_focal_mm: float | None = None,
                     focals_csv: str | Path | None = None, fit_model: str = "radial",
-                    progress: Callable[[ShotResult], None] | None = None) -> Calibration:
+                    progress: Callable[[ShotResult], None] | None = None,
+                    cache_path: str | Path | None = None) -> Calibration:
     """Calibrate scale against focal length from a checkerboard sweep.
 
     shots_dir: folder of photos (JPEG, PNG, TIFF, RAW) of one planar board from a fixed tripod.
@@ -151,11 +153,13 @@ def calibrate_sweep(shots_dir: str | Path, scales: Sequence[float | Fraction] | 
     focals_csv: table with columns file,focal_mm overriding or replacing EXIF focal lengths.
     fit_model: 'radial' (default) or 'similarity', see magnification.py.
     progress: called with each file's ShotResult as it is measured (detection order).
+    cache_path: JSON file keeping each file's detection (detection_cache.py): a rerun, or a
+        run after a killed one, detects only new or changed files. None: no cache.
     Raises DdirKitError when fewer than three usable shots remain, when no shot qualifies as
     the reference, or when a wanted scale lies outside the measured range.
     """
     from ..capture.exif import read_exif
-    from ..capture.photo_io import is_photo, read_photo
+    from ..capture.photo_io import is_photo
     from ..scales import parse_scale_list
 
     shots_dir = Path(shots_dir)
@@ -166,6 +170,7 @@ def calibrate_sweep(shots_dir: str | Path, scales: Sequence[float | Fraction] | 
     if fit_model not in FIT_MODELS:
         raise DdirKitError(f"unknown fit model {fit_model!r}; choose from {', '.join(FIT_MODELS)}")
     focal_table = read_focals_csv(focals_csv) if focals_csv else {}
+    cache = DetectionCache(cache_path, str(board))
 
     files = sorted(p for p in shots_dir.iterdir() if p.is_file() and not p.name.startswith("."))
     if not files:
@@ -180,18 +185,19 @@ def calibrate_sweep(shots_dir: str | Path, scales: Sequence[float | Fraction] | 
         if not is_photo(path):
             res = ShotResult(name, focal, None, f"not a photo (unsupported format {path.suffix or 'without extension'})")
         else:
-            try:
-                if focal is None:
+            # Decoding and detection first: a broken file gets that reason, not a missing tag.
+            status, det = _detect(path, board, cache)
+            res = None if det is not None else ShotResult(name, focal, None, status)
+            if res is None and focal is None:
+                try:
                     focal = read_exif(path, require=("focal_mm",)).focal_mm
-                rgb = read_photo(path).rgb
-                detections[name] = detect_board_in_rgb(rgb, board, path)
-                del rgb
-                res = None
-            except DdirKitError as e:
-                reason = e.reason
-                if "missing EXIF focal_mm" in reason:
-                    reason = "no focal length (EXIF FocalLength missing; give it in --focals)"
-                res = ShotResult(name, focal, None, reason)
+                except DdirKitError as e:
+                    reason = e.reason
+                    if "missing EXIF focal_mm" in reason:
+                        reason = "no focal length (EXIF FocalLength missing; give it in --focals)"
+                    res = ShotResult(name, None, None, reason)
+            if res is None:
+                detections[name] = det
         focals[name] = focal
         if res is not None:
             skipped[name] = res
@@ -240,6 +246,21 @@ def calibrate_sweep(shots_dir: str | Path, scales: Sequence[float | Fraction] | 
         targets.append(Target(float(s), scale_tag(s), f, model.focal_std_mm(f), ref_focal / float(s)))
     w, h = ref_det.image_size_px
     return Calibration(reference, ref_focal, str(board), (w, h), fit_model, shots, tuple(targets), model)
+
+
+def _detect(path: Path, board: BoardSize, cache: DetectionCache) -> tuple[str, BoardDetection | None]:
+    from ..capture.photo_io import read_photo
+
+    cached = cache.get(path)
+    if cached is not None:
+        return cached
+    try:
+        det = detect_board_in_rgb(read_photo(path).rgb, board, path)
+        status = "ok"
+    except DdirKitError as e:
+        det, status = None, e.reason
+    cache.put(path, status, det)
+    return status, det
 
 
 def _too_few(n_used: int, skipped, shots_dir: Path) -> None:
