@@ -342,7 +342,8 @@ def targets_csv_text(cal: Calibration) -> str:
 
 def plot_calibration(cal: Calibration, out_png: str | Path) -> Path:
     """Measured scale against focal length, the fitted curve, the naive f_ref / f curve and
-    the targets; below, the residuals of the fit in percent. PNG via matplotlib's Agg."""
+    the targets; below, the departure from the naive curve and the residuals of the fit, in
+    percent. PNG via matplotlib's Agg."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -351,9 +352,9 @@ def plot_calibration(cal: Calibration, out_png: str | Path) -> Path:
     s = np.array([s.scale for s in used])
     lo, hi = cal.model.focal_range_mm
     grid = np.linspace(lo, hi, 400)
-    fig = Figure(figsize=(8, 7), dpi=110)
+    fig = Figure(figsize=(8, 9), dpi=110)
     FigureCanvasAgg(fig)
-    ax, ax_res = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax, ax_dep, ax_res = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2, 1]})
     ax.plot(grid, cal.model.scale(grid), "-", color="C0", label=f"fitted model (degree {cal.model.degree})")
     ax.plot(grid, cal.reference_focal_mm / grid, ":", color="0.5", label="naive f_ref / f")
     ax.plot(f, s, "o", color="C1", ms=4, label=f"measured ({len(used)} shots)")
@@ -365,6 +366,15 @@ def plot_calibration(cal: Calibration, out_png: str | Path) -> Path:
     ax.set_title(f"Zoom calibration: reference {cal.reference_focal_mm:g} mm ({cal.reference_file})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    # The lens's departure from the naive curve is ~1 % and invisible above; shown on its own.
+    naive = lambda x: cal.reference_focal_mm / x  # noqa: E731
+    ax_dep.axhline(0, color="0.5", lw=0.8, ls=":")
+    ax_dep.plot(grid, 100 * (cal.model.scale(grid) / naive(grid) - 1), "-", color="C0")
+    ax_dep.plot(f, 100 * (s / naive(f) - 1), "o", color="C1", ms=4)
+    for t in cal.targets:
+        ax_dep.plot([t.focal_mm], [100 * (t.scale / naive(t.focal_mm) - 1)], "x", color="C3", ms=6)
+    ax_dep.set_ylabel("scale vs f_ref / f (%)")
+    ax_dep.grid(alpha=0.3)
     ax_res.axhline(0, color="0.5", lw=0.8)
     ax_res.plot(f, 100 * (s / cal.model.scale(f) - 1), "o", color="C1", ms=4)
     ax_res.set_ylabel("residual (%)")
