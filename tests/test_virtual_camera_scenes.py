@@ -242,3 +242,22 @@ def test_scenes_can_be_shot_from_any_folder_of_photos(tmp_path, city100_dir):
     missing = CliRunner().invoke(cli, ["capture", "simulate", "scenes", str(tmp_path / "x"), "--scenes", "1",
                                        "--scales", "2", "--textures", str(tmp_path / "nowhere")])
     assert missing.exit_code == 1 and "not a folder" in missing.output
+
+
+def test_rerun_redoes_only_a_missing_scene_and_refuses_bad_input(tmp_path):
+    out = tmp_path / "caps"
+    args = ["capture", "simulate", "scenes", str(out), "--scenes", "2", "--scales", "2", "--sensor", "200x134"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    before = (out / "scene_0002" / "lr_x2.png").read_bytes()
+    import shutil
+
+    shutil.rmtree(out / "scene_0002")
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0 and "skipped (already done): scene_0001" in again.output
+    assert (out / "scene_0002" / "lr_x2.png").read_bytes() == before
+    assert not list(out.glob(".*"))  # no work folders left behind
+    for bad, message in ((["--seed", "-1"], "seed must be"), (["--scales", "2,9"], "out of reach"),
+                         (["--sensor", "12x"], "WxH")):
+        result = CliRunner().invoke(cli, ["capture", "simulate", "scenes", str(tmp_path / "bad"), "--scenes", "1",
+                                          "--scales", "2", *bad])
+        assert result.exit_code == 1 and message in result.output, result.output

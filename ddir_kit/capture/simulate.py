@@ -91,6 +91,7 @@ def simulate_calibration(out: str | Path, focals_mm=DEFAULT_FOCALS_MM, *, seed: 
     body = body or CameraBody(width_px=int(sensor[0]), height_px=int(sensor[1]), bayer=bayer)
     lens = lens or ZoomLens()
     board = board or Checkerboard(cols=int(board_corners[0]), rows=int(board_corners[1]))
+    check_seed(seed)
     fmt = fmt.lower().lstrip(".")
     if fmt not in SHOT_FORMATS:
         raise DdirKitError(f"unknown format {fmt!r}; one of {', '.join(SHOT_FORMATS)}")
@@ -221,3 +222,10 @@ def parse_focals(text: str) -> list[float]:
     if not focals:
         raise DdirKitError("empty list of focal lengths")
     return focals
+
+
+def check_seed(seed: int) -> int:
+    """Seeds are non-negative integers (numpy's SeedSequence refuses others)."""
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise DdirKitError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)

@@ -47,7 +47,7 @@ from .capture_layout import HR_FILE, SceneRecord, ShotRecord, lr_file_name, scen
 from .lens_model import ZoomLens, true_focal_for_scale, true_scale
 from .photo_io import read_rgb
 from .scenes import PlanarScene, PlanarTexture, packaged_textures, postcard_wall, srgb_to_linear
-from .simulate import DEFAULT_START_TIME, _Manifest
+from .simulate import DEFAULT_START_TIME, _Manifest, check_seed
 from .truth_maps import lr_to_hr_truth
 from .virtual_camera import CameraBody, ShotSettings, VirtualShot, save_shot, shoot, shot_geometry
 
@@ -344,6 +344,7 @@ def simulate_scenes(out: str | Path, n_scenes: int, *, targets: Sequence[tuple] 
     lens = lens or ZoomLens()
     body = body or CameraBody(width_px=int(sensor[0]), height_px=int(sensor[1]), bit_depth=bit_depth, bayer=bayer)
     planting = planting or Planting()
+    check_seed(seed)
     if n_scenes < 1:
         raise DdirKitError(f"need at least one scene, got {n_scenes}")
     ref, targets = _resolve(lens, targets, scales, reference_focal_mm)
@@ -386,6 +387,9 @@ def write_camera_card(out: str | Path, n_scenes: int, *, targets: Sequence[tuple
     lens = lens or ZoomLens()
     body = body or CameraBody(width_px=int(sensor[0]), height_px=int(sensor[1]), bayer="dng" in formats)
     planting = planting or Planting()
+    check_seed(seed)
+    if n_scenes < 1:
+        raise DdirKitError(f"need at least one scene, got {n_scenes}")
     formats = [f.lower().lstrip(".") for f in formats]
     if not formats or any(f not in ("jpg", "dng") for f in formats):
         raise DdirKitError(f"card formats are 'jpg' and 'dng', got {', '.join(formats) or 'none'}")
