@@ -29,9 +29,9 @@ TINY = ["--set", "lr_patch_px=16", "--set", "queries=64", "--set", "batch=2", "-
 
 @pytest.fixture(scope="module")
 def small_dataset(city100_dir, tmp_path_factory):
-    """Two x2 training pairs and one test pair cut from City100 (LR 64x48 by area downscale)."""
+    """Two x2 training pairs and two test pairs cut from City100 (LR 64x48 by area downscale)."""
     root = tmp_path_factory.mktemp("tiny") / "ds"
-    for split, idx in (("Train", (1, 2)), ("Test", (3,))):
+    for split, idx in (("Train", (1, 2)), ("Test", (3, 4))):
         for i in idx:
             hr = cv2.imread(str(city100_dir / f"nikon_00{i}H.png"))[300:396, 500:628]
             low = cv2.imread(str(city100_dir / f"nikon_00{i}L.png"))[300:396, 500:628]
@@ -105,7 +105,7 @@ def test_two_torchrun_cpu_processes_match_one_process_with_the_same_global_batch
     assert max(diffs) < 1e-5
 
 
-def test_test_command_scores_a_checkpoint_on_full_images(small_dataset, tmp_path):
+def test_test_command_scores_full_images_alone_and_split_across_torchrun_ranks(small_dataset, tmp_path):
     run = tmp_path / "run"
     res = CliRunner().invoke(cli, _train_cmd(small_dataset, run, 1)[3:])
     assert res.exit_code == 0, res.output
@@ -114,7 +114,32 @@ def test_test_command_scores_a_checkpoint_on_full_images(small_dataset, tmp_path
                                    "--out", str(out), "--save-dir", str(tmp_path / "sr")])
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader(out.open()))
-    assert [r["name"] for r in rows] == ["p3"] and rows[0]["scale"] == "2"
+    assert [r["name"] for r in rows] == ["p3", "p4"] and rows[0]["scale"] == "2"
     sr = cv2.imread(str(tmp_path / "sr" / "x2" / "p3.png"), cv2.IMREAD_UNCHANGED)
     assert sr.shape == (96, 128, 3) and sr.dtype == np.uint16
-    assert "x2: 1 images, PSNR-Y" in res.output
+    assert "x2: 2 images, PSNR-Y" in res.output
+
+    torchrun = Path(sys.executable).with_name("torchrun")
+    out2 = tmp_path / "scores2.csv"
+    r = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "ddir_kit.cli", "test",
+                        "--checkpoint", str(run / "model.pt"), "--data", str(small_dataset), "--out", str(out2)],
+                       env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows2 = list(csv.DictReader(out2.open()))
+    assert [x["name"] for x in rows2] == ["p3", "p4"]
+    assert all(abs(float(a["psnr_y"]) - float(b["psnr_y"])) < 1e-3 for a, b in zip(rows, rows2))
+
+
+def test_bench_uses_given_checkpoints_instead_of_training(small_dataset, tmp_path):
+    run = tmp_path / "train"
+    assert CliRunner().invoke(cli, _train_cmd(small_dataset, run, 1)[3:]).exit_code == 0
+    ckpts = tmp_path / "ckpts"
+    ckpts.mkdir()
+    (ckpts / "liif-edsr.pt").write_bytes((run / "model.pt").read_bytes())
+    res = CliRunner().invoke(cli, ["bench", "--methods", "bicubic,liif", "--data", str(small_dataset),
+                                   "--out", str(tmp_path / "bench"), "--checkpoints", str(ckpts), "--profile", "quick"])
+    assert res.exit_code == 0, res.output
+    assert "using checkpoint" in res.output and "training" not in res.output
+    assert not (tmp_path / "bench" / "liif-edsr" / "state.pt").exists()
+    rows = list(csv.DictReader((tmp_path / "bench" / "results.csv").open()))
+    assert [(r["method"], r["encoder"], r["n_images"]) for r in rows] == [("bicubic", "-", "2"), ("liif", "edsr", "2")]
