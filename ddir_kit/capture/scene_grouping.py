@@ -214,16 +214,15 @@ def plan_scenes(photos: list[CardPhoto], calibration: IngestCalibration, toleran
 
     for index, shot in enumerate(group_shots(photos)):
         lead = shot[0]
-        focal, time = lead.exif.focal_mm, lead.exif.capture_time
+        focal, taken_at = lead.exif.focal_mm, lead.exif.capture_time
         role, scale, target = min(roles, key=lambda r: abs(focal - r[2]))
         matched = abs(focal - target) <= tolerance_mm
-        if open_scene is not None and (time - open_scene["last_time"]).total_seconds() > max_gap_s:
+        if open_scene is not None and (taken_at - open_scene["last_time"]).total_seconds() > max_gap_s:
             close()
         if matched and role == "hr":
             close()
-            open_scene = {"hr": shot, "hr_index": index, "lr": {}, "loose": [], "last_time": time}
+            open_scene = {"hr": shot, "hr_index": index, "lr": {}, "loose": [], "last_time": taken_at}
             continue
-        files = ", ".join(p.file for p in shot)
         if open_scene is None:
             why = (f"focal length {focal:g} mm matches no calibrated scale (nearest: {target:g} mm) "
                    "and no HR shot precedes it" if not matched else
@@ -233,7 +232,7 @@ def plan_scenes(photos: list[CardPhoto], calibration: IngestCalibration, toleran
                 card_findings.append(Finding("no_scale_match" if not matched else "no_hr", why,
                                              scale=None if not matched else float(scale), file=p.file))
             continue
-        open_scene["last_time"] = time
+        open_scene["last_time"] = taken_at
         if not matched:
             open_scene["loose"].append((shot, focal, target))
             continue
