@@ -21,7 +21,7 @@ from scipy.optimize import brentq
 
 from ..errors import DdirKitError
 
-MAX_DEGREE = 6
+MAX_DEGREE = 8
 _MONOTONE_GRID = 512
 
 
