@@ -10,7 +10,8 @@ Model, at LR resolution (the RealSR authors' version-3 recipe): ``template`` T i
 downscaled to the LR grid (area filter); ``moving`` I is the LR photo (grey, tone-matched to T).
 For every template pixel x = (u, v):
 
-    T(x) ~ (gain + v1 rho + v2 rho^2) * I(D(A x)) + offset,   rho = |D(A x) - c|^2 / R^2
+    T(x) ~ (gain + v1 rho + v2 rho^2) * I + c * I^2 / 255 + offset,   I = I(D(A x)),
+    rho = |D(A x) - c|^2 / R^2
 
 A is a 2x3 affine (grid px -> LR photo px), D the optional radial term of pair_map.PairMap.
 The residuals are re-weighted with w = 1 / (|r| + eps) (an L1 approximation; intensities on
@@ -41,6 +42,7 @@ class FineAlignment:
     gain, offset, vignetting (v1, v2): luminance, T ~ (gain + v1 rho + v2 rho^2) * I + offset, rho
         = |y - c|^2 / R^2 at the LR photo point y (offset on the 0..255 scale): the two focal
         lengths vignette differently, which a global gain cannot absorb.
+    tone_quadratic: c of an extra c * I^2 / 255 term (gamma and tone-curve differences).
     stats: on the last level's samples: median_abs, mean_abs of |r| (0..255 scale); zncc of T
         and gain * I + offset; zncc_best90 (the same without the worst-fitting 10 %, so that an
         object in one photo only does not hide a good fit); sharpness_ratio (mean gradient
@@ -54,6 +56,7 @@ class FineAlignment:
     gain: float
     offset: float
     vignetting: tuple[float, float]
+    tone_quadratic: float
     stats: dict
     iterations: list[int] = field(default_factory=list)
     converged: bool = False
@@ -65,6 +68,7 @@ class FineConfig:
     max_samples: template pixels used per level (a random, textured subset beyond this).
     top_side_px: the pyramid's top level has its shorter side at least this long.
     tolerance_px: stop a level when no grid corner moves by more than this (level pixels).
+    radial: fit the relative radial term k1. vignetting: fit the relative vignetting v1, v2.
     """
 
     irls_eps: float = 0.1
@@ -75,6 +79,7 @@ class FineConfig:
     max_iter: int = 20
     tolerance_px: float = 1e-3
     radial: bool = False
+    vignetting: bool = True
     seed: int = 0
 
 
@@ -107,7 +112,7 @@ def fine_align(template: np.ndarray, moving: np.ndarray, init_grid_to_lr: np.nda
     rng = np.random.default_rng(config.seed)
 
     a = np.asarray(init_grid_to_lr, np.float64).copy()
-    k1, gain, offset, vig = 0.0, 1.0, 0.0, (0.0, 0.0)
+    k1, gain, offset, vig, quad = 0.0, 1.0, 0.0, (0.0, 0.0), 0.0
     iterations = []
     converged = False
     stats = {}
@@ -118,14 +123,14 @@ def fine_align(template: np.ndarray, moving: np.ndarray, init_grid_to_lr: np.nda
         a_l[:, 2] /= f
         state = _Level(tpl[level], mov[level], msk[level] > 0.999, np.asarray(radial_centre_px) / f,
                        radial_norm_px / f, config, rng)
-        p = state.pack(a_l, k1, gain, offset, vig)
+        p = state.pack(a_l, k1, gain, offset, vig, quad)
         p, n_it, converged, stats = state.solve(p, config.max_iter_top if level == n_levels - 1 else config.max_iter)
-        a_l, k1, gain, offset, vig = state.unpack(p)
+        a_l, k1, gain, offset, vig, quad = state.unpack(p)
         a = a_l.copy()
         a[:, 2] *= f
         iterations.append(n_it)
-    return FineAlignment(a, float(k1), float(gain), float(offset), (float(vig[0]), float(vig[1])), stats,
-                         iterations, converged)
+    return FineAlignment(a, float(k1), float(gain), float(offset), (float(vig[0]), float(vig[1])), float(quad),
+                         stats, iterations, converged)
 
 
 class _Level:
@@ -137,6 +142,7 @@ class _Level:
         self.gy = cv2.Sobel(mov, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
         self.config = config
         self.radial = config.radial
+        self.active = [i for i in range(12 if config.radial else 11) if config.vignetting or i not in (_V1, _V2)]
         self.centre = np.asarray(centre, np.float64)
         self.norm = float(norm)
         h, w = tpl.shape
@@ -170,10 +176,10 @@ class _Level:
         self.shape = (h, w)
 
     # parameters: P (2x3 in normalised coords) row-major, gain, offset, v1, v2, [k1]
-    def pack(self, a, k1, gain, offset, vig):
+    def pack(self, a, k1, gain, offset, vig, quad):
         s = np.array([[self.sc, 0, self.cu], [0, self.sc, self.cv], [0, 0, 1.0]])
         pn = a @ s
-        p = list(pn.ravel()) + [gain, offset, vig[0], vig[1]]
+        p = list(pn.ravel()) + [gain, offset, vig[0], vig[1], quad]
         if self.radial:
             p.append(k1)
         return np.array(p, np.float64)
@@ -183,7 +189,7 @@ class _Level:
         s_inv = np.array([[1 / self.sc, 0, -self.cu / self.sc], [0, 1 / self.sc, -self.cv / self.sc], [0, 0, 1.0]])
         a = pn @ s_inv
         k1 = p[_K] if self.radial else 0.0
-        return a, k1, p[_G], p[_B], (p[_V1], p[_V2])
+        return a, k1, p[_G], p[_B], (p[_V1], p[_V2]), p[_C]
 
     def _warp(self, p, xn, yn):
         pn = p[:6].reshape(2, 3)
@@ -203,8 +209,11 @@ class _Level:
         # relative vignetting: a gain that falls off with the radius in the LR photo
         rv = np.sum((x - self.centre) ** 2, axis=1) / self.norm ** 2
         gain = p[_G] + p[_V1] * rv + p[_V2] * rv * rv
-        r = gain * iw + p[_B] - self.t
-        return {"p": p, "r": r, "iw": iw, "valid": valid, "mx": mx, "my": my, "rad": rad, "rv": rv, "gain": gain}
+        # a quadratic tone term absorbs gamma / tone-curve differences (units: per 255 levels)
+        r = gain * iw + p[_C] * iw * iw / 255.0 + p[_B] - self.t
+        slope = gain + 2.0 * p[_C] * iw / 255.0  # d(model)/dI: scales the image gradient
+        return {"p": p, "r": r, "iw": iw, "valid": valid, "mx": mx, "my": my, "rad": rad, "rv": rv, "gain": gain,
+                "slope": slope}
 
     def _cost(self, ev):
         v = ev["valid"]
@@ -226,7 +235,8 @@ class _Level:
             for _ in range(8):
                 hd = h + lam * np.diag(np.diag(h))
                 try:
-                    delta = -np.linalg.solve(hd, g)
+                    delta = np.zeros_like(ev["p"])
+                    delta[self.active] = -np.linalg.solve(hd, g)
                 except np.linalg.LinAlgError:
                     lam *= 10
                     continue
@@ -256,7 +266,7 @@ class _Level:
         keep = np.abs(r) <= np.percentile(np.abs(r), 90)
         gx = _sample(self.gx, ev["mx"], ev["my"], _INTERP_GRAD, self.xn.shape[0])[v]
         gy = _sample(self.gy, ev["mx"], ev["my"], _INTERP_GRAD, self.xn.shape[0])[v]
-        sharp = np.mean(np.abs(ev["gain"][v]) * np.hypot(gx, gy)) / max(np.mean(self.tmag[v]), 1e-9)
+        sharp = np.mean(np.abs(ev["slope"][v]) * np.hypot(gx, gy)) / max(np.mean(self.tmag[v]), 1e-9)
         return {"median_abs": float(np.median(np.abs(r))), "mean_abs": float(np.mean(np.abs(r))),
                 "zncc": _zncc(t, t + r), "zncc_best90": _zncc(t[keep], (t + r)[keep]),
                 "sharpness_ratio": float(sharp)}
@@ -266,7 +276,7 @@ class _Level:
         n = self.xn.shape[0]
         gx = _sample(self.gx, ev["mx"], ev["my"], _INTERP_GRAD, n)
         gy = _sample(self.gy, ev["mx"], ev["my"], _INTERP_GRAD, n)
-        gx, gy = ev["gain"] * gx, ev["gain"] * gy
+        gx, gy = ev["slope"] * gx, ev["slope"] * gy
         xn, yn = self.xn, self.yn
         cols = []
         if self.radial:
@@ -281,10 +291,10 @@ class _Level:
             ax, ay = gx, gy
         rv = ev["rv"]
         cols = [ax * xn, ax * yn, ax, ay * xn, ay * yn, ay, ev["iw"], np.ones_like(xn), ev["iw"] * rv,
-                ev["iw"] * rv * rv]
+                ev["iw"] * rv * rv, ev["iw"] * ev["iw"] / 255.0]
         if self.radial:
             cols.append(dk)
-        jac = np.stack(cols, axis=1)[v]
+        jac = np.stack(cols, axis=1)[v][:, self.active]
         r = ev["r"][v]
         w = 1.0 / (np.abs(r) + self.config.irls_eps)
         return jac, r, w
@@ -295,7 +305,7 @@ class _Level:
         return float(np.max(np.linalg.norm(x1 - x0, axis=1)))
 
 
-_G, _B, _V1, _V2, _K = 6, 7, 8, 9, 10  # indices of gain, offset, vignetting, radial k1 in p
+_G, _B, _V1, _V2, _C, _K = 6, 7, 8, 9, 10, 11  # gain, offset, vignetting, quadratic tone, radial k1 in p
 
 _MAP_COLS = 4096  # cv2.remap wants maps under 32767 pixels a side: fold the samples into rows
 

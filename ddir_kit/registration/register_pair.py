@@ -47,18 +47,21 @@ class RegistrationConfig:
     max_brightness_ratio: largest tolerated ratio of mean brightness (8-bit encoded values) between
     LR and HR over the common view, either way (about 2 stops in a gamma-encoded photo). interpolation: 'lanczos' or
     'bicubic' for lr.png. colour_transfer: RealSR's colour correction of lr.png (off: DDIR
-    models the photometric shift)."""
+    models the photometric shift). tone_match: also match LR grey levels to the HR's by quantiles
+    before the fit (off: the fit's quadratic tone term handles gamma; quantiles of a blurrier
+    shot are compressed, which bent the curve and cost accuracy on the virtual camera)."""
 
     radial: bool = False
     margin_lr_px: float = 4.0
     min_zncc: float = 0.85
-    max_clipped_fraction: float = 0.25
+    max_clipped_fraction: float = 0.4
     min_contrast: float = 4.0
     max_scale_error: float = 0.06
     min_sharpness_ratio: float = 0.3
     max_brightness_ratio: float = 2.0
     interpolation: str = "lanczos"
     colour_transfer: bool = False
+    tone_match: bool = False
     fine: FineConfig = field(default_factory=FineConfig)
     local: LocalCheckConfig = field(default_factory=LocalCheckConfig)
 
@@ -157,7 +160,8 @@ def register_arrays(hr_rgb: np.ndarray, lr_rgb: np.ndarray, scale, config: Regis
     a_crop[:, 2] -= (ox, oy)
 
     t0 = time.perf_counter()
-    lut_x, lut_y = tone_curve(template, moving, a_crop, t_mask)
+    lut_x, lut_y = tone_curve(template, moving, a_crop, t_mask) if config.tone_match else \
+        (np.array([0.0, 255.0]), np.array([0.0, 255.0]))
     moving = apply_tone_curve(moving, lut_x, lut_y)
     timing["tone"] = time.perf_counter() - t0
 
@@ -182,8 +186,10 @@ def register_arrays(hr_rgb: np.ndarray, lr_rgb: np.ndarray, scale, config: Regis
         res.luminance = {"tone_curve_lr": np.round(lut_x, 3).tolist(), "tone_curve_hr": np.round(lut_y, 3).tolist(),
                          "gain": round(fine.gain, 6), "offset": round(fine.offset, 4),
                          "vignetting": [round(v, 6) for v in fine.vignetting],
-                         "model": "hr_green*255 ~ (gain + v1 rho + v2 rho^2) * tone(lr_green*255) + offset, "
-                                  "rho = |lr - centre|^2 / norm^2 (radial centre and norm), tone by interpolation"}
+                         "tone_quadratic": round(fine.tone_quadratic, 6),
+                         "model": "hr_green*255 ~ (gain + v1 rho + v2 rho^2) * I + c * I^2 / 255 + offset, "
+                                  "I = tone(lr_green*255), rho = |lr - centre|^2 / norm^2 (radial centre and norm), "
+                                  "tone by interpolation of the curve (identity unless tone_match)"}
         res.residual = {**{k: round(float(v), 5) for k, v in fine.stats.items()}, "passes": attempt + 1,
                         "iterations": fine.iterations, "converged": fine.converged, "units": "green channel, 0..255"}
         why = _global_problem(fine, res.scale_measured, sf, config)
