@@ -412,3 +412,32 @@ def test_ddir_loss_is_l1_rgb_plus_l1_deformation_in_normalised_units():
     ciao = make_model("ciaosr", **SMALL)
     out = ciao(lr, coord, cell)
     assert torch.allclose(ciao.loss(out, t_rgb), (out.rgb - t_rgb).abs().mean())
+
+
+# ---------------------------------------------------------------------------------------
+# GPU (runs where CUDA is present)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("method", ["liif", "lte", "ciaosr", "ddir"])
+def test_on_cuda_paths_agree_and_tiles_match_the_cpu_result(method):
+    # TF32 would round the convolutions of the fast path to 10-bit mantissas
+    tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        torch.manual_seed(14)
+        extra = {"nonlocal_tile_px": 8, "nonlocal_overlap_px": 3} if method == "ciaosr" else {}
+        model = make_model(method, **SMALL, **extra)
+        lr = torch.rand(3, 19, 23)
+        cpu = upscale(model, lr, (62, 76))
+        model.cuda()
+        on_gpu = upscale(model, lr.cuda(), (62, 76), tile_px=6)
+        assert on_gpu.device.type == "cuda"
+        assert torch.allclose(on_gpu.cpu(), cpu, atol=1e-4)
+        coord, cell = _queries(2, (24, 31))
+        lr2 = torch.rand(2, 3, 11, 13, device="cuda")
+        fast = model(lr2, coord.cuda(), cell.cuda()).rgb
+        model.decode_path = "reference"
+        assert torch.allclose(model(lr2, coord.cuda(), cell.cuda()).rgb, fast, atol=1e-5)
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
