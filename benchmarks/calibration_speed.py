@@ -57,13 +57,17 @@ def machine() -> str:
 
 
 def render(out: Path, focals, size) -> float:
-    """Render a sweep unless a finished one is there; returns seconds spent."""
+    """Render a sweep unless a finished one is there; returns the seconds its rendering took
+    (remembered beside the sweep, not inside it: calibrate lists every file of the folder)."""
     manifest = out / "manifest.json"
-    if manifest.is_file() and json.loads(manifest.read_text()).get("complete"):
-        return 0.0
+    record = out.with_name(out.name + "_render_s.txt")
+    if manifest.is_file() and json.loads(manifest.read_text()).get("complete") and record.is_file():
+        return float(record.read_text())
     t0 = time.perf_counter()
     simulate_calibration(out, focals, seed=11, sensor=size)
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    record.write_text(f"{seconds:.1f}")
+    return seconds
 
 
 def per_shot_times(sweep: Path, board: BoardSize) -> tuple[float, float]:
@@ -152,7 +156,7 @@ def main() -> None:
     goal = rows[0][2] < 30.0
     text = (f"# calibration speed\n\n"
             f"Virtual-camera checkerboard sweeps (JPEG, board 9x6, seed 11); rendering not timed "
-            f"({', '.join(render_notes)}; 0 when cached). Focal errors are over every scale x1.5-x4.0 "
+            f"({', '.join(render_notes)}, on this machine). Focal errors are over every scale x1.5-x4.0 "
             f"(step 0.1) against the lens's truth.\n\n"
             f"Machine: {header_machine}. The machine is shared with other agents, so absolute times vary; "
             f"the rows below ran back to back in one process.\n\n{table}\n"
