@@ -430,14 +430,14 @@ def test_on_cuda_paths_agree_and_tiles_match_the_cpu_result(method):
         model = make_model(method, **SMALL, **extra)
         lr = torch.rand(3, 19, 23)
         cpu = upscale(model, lr, (62, 76))
-        model.cuda()
-        on_gpu = upscale(model, lr.cuda(), (62, 76), tile_px=6)
+        model.to("cuda")
+        on_gpu = upscale(model, lr.to("cuda"), (62, 76), tile_px=6)
         assert on_gpu.device.type == "cuda"
         assert torch.allclose(on_gpu.cpu(), cpu, atol=1e-4)
         coord, cell = _queries(2, (24, 31))
         lr2 = torch.rand(2, 3, 11, 13, device="cuda")
-        fast = model(lr2, coord.cuda(), cell.cuda()).rgb
+        fast = model(lr2, coord.to("cuda"), cell.to("cuda")).rgb
         model.decode_path = "reference"
-        assert torch.allclose(model(lr2, coord.cuda(), cell.cuda()).rgb, fast, atol=1e-5)
+        assert torch.allclose(model(lr2, coord.to("cuda"), cell.to("cuda")).rgb, fast, atol=1e-5)
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
