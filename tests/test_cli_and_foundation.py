@@ -62,3 +62,14 @@ def test_atomic_write_leaves_nothing_when_the_writer_fails(tmp_path):
             raise RuntimeError("killed")
     assert read_json(target) == {"a": 1}
     assert [p.name for p in target.parent.iterdir()] == ["result.json"]
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        path = atomic_write_json(tmp_path / "r.json", {})
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644
