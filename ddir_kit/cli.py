@@ -331,10 +331,11 @@ def simulate_scenes(out, n_scenes, calibration, scales, sensor, seed, bit_depth,
 @click.option("--jobs", type=int, default=1, show_default=True, help="worker processes")
 @click.option("--shard", default="1/1", show_default=True, help="i/N: the i-th of N shares of the scenes")
 @click.option("--radial", is_flag=True, help="also fit a relative radial-distortion term")
+@click.option("--perspective", is_flag=True, help="fit a homography (pan/tilt between shots) instead of an affine")
 @click.option("--colour-transfer", is_flag=True, help="RealSR's colour correction of lr.png (off: DDIR models it)")
 @click.option("--interpolation", type=click.Choice(["lanczos", "bicubic"]), default="lanczos", show_default=True)
-def register(captures, out, hr_photo, lr_photo, scale, inspect_dir, jobs, shard, radial, colour_transfer,
-             interpolation):
+def register(captures, out, hr_photo, lr_photo, scale, inspect_dir, jobs, shard, radial, perspective,
+             colour_transfer, interpolation):
     """Align LR to HR photos into exact-scale pairs.
 
     \b
@@ -350,7 +351,8 @@ def register(captures, out, hr_photo, lr_photo, scale, inspect_dir, jobs, shard,
         return
     from .registration.register_pair import RegistrationConfig
 
-    config = RegistrationConfig(radial=radial, colour_transfer=colour_transfer, interpolation=interpolation)
+    config = RegistrationConfig(radial=radial, perspective=perspective, colour_transfer=colour_transfer,
+                                interpolation=interpolation)
     if out is None:
         raise DdirKitError("--out is required")
     if hr_photo is not None or lr_photo is not None:

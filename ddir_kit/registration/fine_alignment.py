@@ -49,6 +49,8 @@ class FineAlignment:
         magnitude of the corrected LR over the template's: well below 1 for a blurred shot).
     iterations: per pyramid level, coarse to fine.
     converged: the last level's update fell below the tolerance.
+    grid_to_lr_h: float64 3x3 homography (grid px -> LR photo px, before the radial term) when
+        the perspective terms were fitted; then grid_to_lr holds its first two rows.
     """
 
     grid_to_lr: np.ndarray
@@ -60,6 +62,7 @@ class FineAlignment:
     stats: dict
     iterations: list[int] = field(default_factory=list)
     converged: bool = False
+    grid_to_lr_h: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ class FineConfig:
     top_side_px: the pyramid's top level has its shorter side at least this long.
     tolerance_px: stop a level when no grid corner moves by more than this (level pixels).
     radial: fit the relative radial term k1. vignetting: fit the relative vignetting v1, v2.
+    perspective: fit a homography instead of an affine (two more terms; a camera that pans or
+        tilts a little between the zoom shots maps the frame by a homography).
     """
 
     irls_eps: float = 0.1
@@ -79,6 +84,7 @@ class FineConfig:
     max_iter: int = 20
     tolerance_px: float = 1e-3
     radial: bool = False
+    perspective: bool = False
     vignetting: bool = True
     seed: int = 0
 
@@ -111,7 +117,7 @@ def fine_align(template: np.ndarray, moving: np.ndarray, init_grid_to_lr: np.nda
         msk.append(cv2.pyrDown(msk[-1]))
     rng = np.random.default_rng(config.seed)
 
-    a = np.asarray(init_grid_to_lr, np.float64).copy()
+    a = _as_3x3(init_grid_to_lr)
     k1, gain, offset, vig, quad = 0.0, 1.0, 0.0, (0.0, 0.0), 0.0
     iterations = []
     converged = False
@@ -119,18 +125,18 @@ def fine_align(template: np.ndarray, moving: np.ndarray, init_grid_to_lr: np.nda
     for level in range(n_levels - 1, -1, -1):
         # pyrDown keeps the sample at even pixels: x_level = x_0 / 2**level for both images.
         f = 2.0 ** level
-        a_l = a.copy()
-        a_l[:, 2] /= f
+        lv = np.diag([f, f, 1.0])
+        a_l = np.linalg.inv(lv) @ a @ lv
         state = _Level(tpl[level], mov[level], msk[level] > 0.999, np.asarray(radial_centre_px) / f,
                        radial_norm_px / f, config, rng)
         p = state.pack(a_l, k1, gain, offset, vig, quad)
         p, n_it, converged, stats = state.solve(p, config.max_iter_top if level == n_levels - 1 else config.max_iter)
         a_l, k1, gain, offset, vig, quad = state.unpack(p)
-        a = a_l.copy()
-        a[:, 2] *= f
+        a = lv @ a_l @ np.linalg.inv(lv)
+        a = a / a[2, 2]
         iterations.append(n_it)
-    return FineAlignment(a, float(k1), float(gain), float(offset), (float(vig[0]), float(vig[1])), float(quad),
-                         stats, iterations, converged)
+    return FineAlignment(a[:2] if not config.perspective else a[:2] / a[2, 2], float(k1), float(gain), float(offset), (float(vig[0]), float(vig[1])), float(quad),
+                         stats, iterations, converged, a if config.perspective else None)
 
 
 class _Level:
@@ -142,7 +148,8 @@ class _Level:
         self.gy = cv2.Sobel(mov, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
         self.config = config
         self.radial = config.radial
-        self.active = [i for i in range(12 if config.radial else 11) if config.vignetting or i not in (_V1, _V2)]
+        self.active = [i for i in range(11) if config.vignetting or i not in (_V1, _V2)]
+        self.active += ([_K] if config.radial else []) + ([_Q1, _Q2] if config.perspective else [])
         self.centre = np.asarray(centre, np.float64)
         self.norm = float(norm)
         h, w = tpl.shape
@@ -179,21 +186,19 @@ class _Level:
     def pack(self, a, k1, gain, offset, vig, quad):
         s = np.array([[self.sc, 0, self.cu], [0, self.sc, self.cv], [0, 0, 1.0]])
         pn = a @ s
-        p = list(pn.ravel()) + [gain, offset, vig[0], vig[1], quad]
-        if self.radial:
-            p.append(k1)
-        return np.array(p, np.float64)
+        pn = pn / pn[2, 2]
+        return np.array(list(pn[:2].ravel()) + [gain, offset, vig[0], vig[1], quad, k1, pn[2, 0], pn[2, 1]], np.float64)
 
     def unpack(self, p):
-        pn = p[:6].reshape(2, 3)
+        pn = np.vstack([p[:6].reshape(2, 3), [p[_Q1], p[_Q2], 1.0]])
         s_inv = np.array([[1 / self.sc, 0, -self.cu / self.sc], [0, 1 / self.sc, -self.cv / self.sc], [0, 0, 1.0]])
-        a = pn @ s_inv
-        k1 = p[_K] if self.radial else 0.0
-        return a, k1, p[_G], p[_B], (p[_V1], p[_V2]), p[_C]
+        return pn @ s_inv, p[_K], p[_G], p[_B], (p[_V1], p[_V2]), p[_C]
 
     def _warp(self, p, xn, yn):
         pn = p[:6].reshape(2, 3)
-        y = np.stack([pn[0, 0] * xn + pn[0, 1] * yn + pn[0, 2], pn[1, 0] * xn + pn[1, 1] * yn + pn[1, 2]], axis=1)
+        den = 1.0 + p[_Q1] * xn + p[_Q2] * yn  # 1 unless the perspective terms are fitted
+        y = np.stack([(pn[0, 0] * xn + pn[0, 1] * yn + pn[0, 2]) / den,
+                      (pn[1, 0] * xn + pn[1, 1] * yn + pn[1, 2]) / den], axis=1)
         if not self.radial:
             return y, y, None
         d = y - self.centre
@@ -290,10 +295,14 @@ class _Level:
         else:
             ax, ay = gx, gy
         rv = ev["rv"]
+        # projective division: dy/dP = x~ / den, dy/dq = -y x~ / den
+        den = 1.0 + p[_Q1] * xn + p[_Q2] * yn
+        ax, ay = ax / den, ay / den
+        _, y, _ = self._warp(p, xn, yn)
+        ayy = ax * y[:, 0] + ay * y[:, 1]
         cols = [ax * xn, ax * yn, ax, ay * xn, ay * yn, ay, ev["iw"], np.ones_like(xn), ev["iw"] * rv,
-                ev["iw"] * rv * rv, ev["iw"] * ev["iw"] / 255.0]
-        if self.radial:
-            cols.append(dk)
+                ev["iw"] * rv * rv, ev["iw"] * ev["iw"] / 255.0,
+                dk if self.radial else np.zeros_like(xn), -ayy * xn, -ayy * yn]
         jac = np.stack(cols, axis=1)[v][:, self.active]
         r = ev["r"][v]
         w = 1.0 / (np.abs(r) + self.config.irls_eps)
@@ -305,7 +314,8 @@ class _Level:
         return float(np.max(np.linalg.norm(x1 - x0, axis=1)))
 
 
-_G, _B, _V1, _V2, _C, _K = 6, 7, 8, 9, 10, 11  # gain, offset, vignetting, quadratic tone, radial k1 in p
+# indices in p: gain, offset, vignetting (2), quadratic tone, radial k1, perspective (2)
+_G, _B, _V1, _V2, _C, _K, _Q1, _Q2 = 6, 7, 8, 9, 10, 11, 12, 13
 
 _MAP_COLS = 4096  # cv2.remap wants maps under 32767 pixels a side: fold the samples into rows
 
@@ -320,6 +330,11 @@ def _as_map(v: np.ndarray) -> np.ndarray:
 
 def _sample(img: np.ndarray, mx: np.ndarray, my: np.ndarray, interp: int, n: int) -> np.ndarray:
     return cv2.remap(img, mx, my, interp, borderMode=cv2.BORDER_REPLICATE).ravel()[:n].astype(np.float64)
+
+
+def _as_3x3(m) -> np.ndarray:
+    m = np.asarray(m, np.float64)
+    return m.copy() if m.shape == (3, 3) else np.vstack([m, [0.0, 0.0, 1.0]])
 
 
 def _zncc(a: np.ndarray, b: np.ndarray) -> float:

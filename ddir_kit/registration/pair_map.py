@@ -24,12 +24,14 @@ class PairMap:
     radial_k1: relative radial coefficient (dimensionless; 0 = none).
     radial_centre_px: (x, y) of the distortion centre in the LR photo.
     radial_norm_px: R, the radius at which |y - c| / R = 1 (half the LR photo diagonal).
+    lr_to_hr_h: optional 3x3 homography replacing the affine (then lr_to_hr is its affine part).
     """
 
     lr_to_hr: np.ndarray
     radial_k1: float = 0.0
     radial_centre_px: tuple[float, float] = (0.0, 0.0)
     radial_norm_px: float = 1.0
+    lr_to_hr_h: np.ndarray | None = None
 
     @property
     def hr_to_lr_affine(self) -> np.ndarray:
@@ -37,7 +39,10 @@ class PairMap:
 
     def hr_to_lr(self, points_hr: np.ndarray) -> np.ndarray:
         """Map Nx2 HR photo points to LR photo points (float64)."""
-        y = apply_affine(self.hr_to_lr_affine, points_hr)
+        if self.lr_to_hr_h is not None:
+            y = apply_homography(np.linalg.inv(self.lr_to_hr_h), points_hr)
+        else:
+            y = apply_affine(self.hr_to_lr_affine, points_hr)
         return self._distort(y)
 
     def lr_to_hr_points(self, points_lr: np.ndarray) -> np.ndarray:
@@ -49,6 +54,8 @@ class PairMap:
             for _ in range(20):  # |k1| << 1, so the fixed point converges in a few steps
                 rho = np.sum((y - c) ** 2, axis=1, keepdims=True) / self.radial_norm_px ** 2
                 y = c + (p - c) / (1.0 + self.radial_k1 * rho)
+        if self.lr_to_hr_h is not None:
+            return apply_homography(self.lr_to_hr_h, y)
         return apply_affine(self.lr_to_hr, y)
 
     def _distort(self, y: np.ndarray) -> np.ndarray:
@@ -66,13 +73,20 @@ class PairMap:
                              "centre_px": [float(v) for v in self.radial_centre_px],
                              "norm_px": float(self.radial_norm_px),
                              "model": "lr = c + (y - c) * (1 + k1 * |y - c|^2 / norm^2), y = inverse(lr_to_hr)(hr)"}
+        if self.lr_to_hr_h is not None:
+            h = np.asarray(self.lr_to_hr_h, np.float64)
+            out["lr_to_hr_h"] = (h / h[2, 2]).round(12).tolist()
+            out["lr_to_hr_note"] = ("the map is the homography lr_to_hr_h (3x3, homogeneous); lr_to_hr holds "
+                                    "its first two rows, the affine part")
         return out
 
     @classmethod
     def from_dict(cls, d: dict) -> "PairMap":
         rad = d.get("radial") or {}
+        h = d.get("lr_to_hr_h")
         return cls(np.asarray(d["lr_to_hr"], np.float64), float(rad.get("k1", 0.0)),
-                   tuple(rad.get("centre_px", (0.0, 0.0))), float(rad.get("norm_px", 1.0)))
+                   tuple(rad.get("centre_px", (0.0, 0.0))), float(rad.get("norm_px", 1.0)),
+                   None if h is None else np.asarray(h, np.float64))
 
 
 def apply_affine(m: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -83,6 +97,17 @@ def apply_affine(m: np.ndarray, points: np.ndarray) -> np.ndarray:
     out = np.empty_like(p)
     out[:, 0] = m[0, 0] * p[:, 0] + m[0, 1] * p[:, 1] + m[0, 2]
     out[:, 1] = m[1, 0] * p[:, 0] + m[1, 1] * p[:, 1] + m[1, 2]
+    return out
+
+
+def apply_homography(h: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Nx2 points through a 3x3 homography."""
+    p = np.asarray(points, np.float64).reshape(-1, 2)
+    h = np.asarray(h, np.float64)
+    w = h[2, 0] * p[:, 0] + h[2, 1] * p[:, 1] + h[2, 2]
+    out = np.empty_like(p)
+    out[:, 0] = (h[0, 0] * p[:, 0] + h[0, 1] * p[:, 1] + h[0, 2]) / w
+    out[:, 1] = (h[1, 0] * p[:, 0] + h[1, 1] * p[:, 1] + h[1, 2]) / w
     return out
 
 

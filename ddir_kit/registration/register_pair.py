@@ -39,7 +39,8 @@ PAIR_JSON_VERSION = 1
 
 @dataclass(frozen=True)
 class RegistrationConfig:
-    """radial: also fit the relative radial term. margin_lr_px: keep the LR grid this far inside
+    """radial: also fit the relative radial term. perspective: fit a homography (pan or tilt
+    between the shots) instead of an affine; pair.json then adds lr_to_hr_h. margin_lr_px: keep the LR grid this far inside
     the LR photo. min_zncc: lowest global correlation after alignment. max_clipped_fraction,
     min_contrast: exposure gates (contrast = std of the green channel, 0..255 scale).
     max_scale_error: largest tolerated |measured / nominal - 1|. min_sharpness_ratio: lowest
@@ -52,6 +53,7 @@ class RegistrationConfig:
     shot are compressed, which bent the curve and cost accuracy on the virtual camera)."""
 
     radial: bool = False
+    perspective: bool = False
     margin_lr_px: float = 4.0
     min_zncc: float = 0.85
     max_clipped_fraction: float = 0.4
@@ -167,7 +169,7 @@ def register_arrays(hr_rgb: np.ndarray, lr_rgb: np.ndarray, scale, config: Regis
 
     centre = ((lr_size_photo[0] - 1) / 2.0, (lr_size_photo[1] - 1) / 2.0)
     norm = 0.5 * float(np.hypot(*lr_size_photo))
-    fine_cfg = FineConfig(**{**asdict(config.fine), "radial": config.radial})
+    fine_cfg = FineConfig(**{**asdict(config.fine), "radial": config.radial, "perspective": config.perspective})
     hr_to_grid = invert_affine(grid_to_hr_affine(sf, pre_crop[:2]))
     fit_mask, a_fit = t_mask, a_crop
     # Pass 1 fits the whole frame. Where tiles then disagree (an object in one photo only,
@@ -180,7 +182,13 @@ def register_arrays(hr_rgb: np.ndarray, lr_rgb: np.ndarray, scale, config: Regis
         timing[f"fine_pass{attempt + 1}"] = time.perf_counter() - t0
         grid_to_lr = fine.grid_to_lr.copy()
         grid_to_lr[:, 2] += (ox, oy)
-        pmap = PairMap(invert_affine(compose_affine(grid_to_lr, hr_to_grid)), fine.radial_k1, centre, norm)
+        if fine.grid_to_lr_h is not None:
+            shift = np.array([[1.0, 0, ox], [0, 1.0, oy], [0, 0, 1.0]])
+            h = np.linalg.inv(shift @ fine.grid_to_lr_h @ np.vstack([hr_to_grid, [0, 0, 1.0]]))
+            h /= h[2, 2]
+            pmap = PairMap(h[:2].copy(), fine.radial_k1, centre, norm, h)
+        else:
+            pmap = PairMap(invert_affine(compose_affine(grid_to_lr, hr_to_grid)), fine.radial_k1, centre, norm)
         res.pair_map = pmap
         res.scale_measured = float(np.sqrt(abs(np.linalg.det(pmap.lr_to_hr[:, :2]))))
         res.luminance = {"tone_curve_lr": np.round(lut_x, 3).tolist(), "tone_curve_hr": np.round(lut_y, 3).tolist(),
@@ -208,7 +216,7 @@ def register_arrays(hr_rgb: np.ndarray, lr_rgb: np.ndarray, scale, config: Regis
             break
         excluded = _tiles_on_pre_grid(shift_map, crop, pre_crop, s, template.shape)
         fit_mask = t_mask & ~excluded
-        a_fit = fine.grid_to_lr
+        a_fit = fine.grid_to_lr_h if fine.grid_to_lr_h is not None else fine.grid_to_lr
         fine_cfg = FineConfig(**{**asdict(fine_cfg), "max_levels": 2})
 
     verdict = judge_local(shift_map, config.local)
