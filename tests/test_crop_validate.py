@@ -158,3 +158,18 @@ def test_validate_catches_an_unreadable_file_and_a_duplicate(dataset):
     shutil.copy(dataset / "Train" / "LR2" / files[1].name, dataset / "Train" / "LR2" / "zz_copy.png")
     kinds = {e.kind for e in _errors(dataset)}
     assert {"unreadable", "duplicate"} <= kinds
+
+
+def test_train_scales_keep_the_other_scales_unseen(aligned, tmp_path):
+    out = tmp_path / "ds"
+    r = CliRunner().invoke(cli, ["crop", str(aligned), "--out", str(out), "--split", "test=0.4",
+                                 "--train-scales", "2"])
+    assert r.exit_code == 0, r.output
+    assert "is not a training scale" in r.output
+    assert split_scales(out, "Train") == [Fraction(2)]
+    assert split_scales(out, "Test") == SCALES
+    assert validate_dataset(out).ok
+    # a rerun with the same settings is accepted (the settings survive their JSON round trip)
+    again = CliRunner().invoke(cli, ["crop", str(aligned), "--out", str(out), "--split", "test=0.4",
+                                     "--train-scales", "2"])
+    assert again.exit_code == 0, again.output

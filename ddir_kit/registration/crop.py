@@ -34,12 +34,15 @@ MANIFEST = "manifest.json"
 class CropSettings:
     """test_fraction: share of scenes in Test (rounded, at least one scene each side when there
     are two or more). patch_hr, step_hr: HR patch side and grid step in HR px (None: whole
-    pairs); per scale both are rounded down to a multiple of s's numerator."""
+    pairs); per scale both are rounded down to a multiple of s's numerator. train_scales: the
+    scales kept in Train (None: all); pairs of training scenes at other scales are left out, so
+    those scales stay unseen, as RealArbiSR trains on x1.5-x4 by 0.5 and tests on more."""
 
     test_fraction: float = 0.2
     seed: int = 0
     patch_hr: int | None = None
     step_hr: int | None = None
+    train_scales: tuple[float, ...] | None = None
 
 
 @dataclass
@@ -111,8 +114,12 @@ def crop_dataset(aligned_dir: str | Path, out_dir: str | Path, settings: CropSet
     split_of = {s: "Train" for s in train} | {s: "Test" for s in test}
     report = CropReport(train, test, skipped=list(skipped))
     records = []
+    train_scales = None if settings.train_scales is None else {as_fraction(t) for t in settings.train_scales}
     for scene, scale, pair_dir in pairs:
         split = split_of[scene]
+        if split == "Train" and train_scales is not None and scale not in train_scales:
+            report.skipped.append((f"{scene}/{pair_dir.name}", f"x{float(scale):g} is not a training scale"))
+            continue
         hr = _read_exact(pair_dir / "hr.png")
         lr = _read_exact(pair_dir / "lr.png")
         rel = f"{scene}/{pair_dir.name}"
@@ -138,7 +145,7 @@ def crop_dataset(aligned_dir: str | Path, out_dir: str | Path, settings: CropSet
         report.files += n
         if on_pair:
             on_pair(rel, n)
-    atomic_write_json(out / MANIFEST, {"format": DATASET_FORMAT, "complete": True, "settings": asdict(settings),
+    atomic_write_json(out / MANIFEST, {"format": DATASET_FORMAT, "complete": True, "settings": _settings_json(settings),
                                        "splits": {"Train": train, "Test": test}, "files": records,
                                        "skipped": [{"source": s, "reason": r} for s, r in report.skipped]})
     return report
@@ -148,12 +155,19 @@ def _claim_output(out: Path, settings: CropSettings) -> None:
     manifest = out / MANIFEST
     if manifest.is_file():
         rec = read_json(manifest)
-        if rec.get("format") != DATASET_FORMAT or rec.get("settings") != asdict(settings):
+        if rec.get("format") != DATASET_FORMAT or rec.get("settings") != _settings_json(settings):
             raise DdirKitError("holds a dataset made with other settings; choose a new --out folder", out)
     elif out.exists() and any(out.iterdir()):
         raise DdirKitError("is not empty and holds no ddir-kit dataset; choose a new --out folder", out)
     # written first (incomplete) so that a killed run can be resumed with the same settings
-    atomic_write_json(manifest, {"format": DATASET_FORMAT, "complete": False, "settings": asdict(settings)})
+    atomic_write_json(manifest, {"format": DATASET_FORMAT, "complete": False, "settings": _settings_json(settings)})
+
+
+def _settings_json(settings: CropSettings) -> dict:
+    d = asdict(settings)
+    if d["train_scales"] is not None:
+        d["train_scales"] = [float(t) for t in d["train_scales"]]  # as JSON reads it back
+    return d
 
 
 def _pieces(scene: str, w: int, h: int, scale: Fraction, settings: CropSettings):
