@@ -390,13 +390,18 @@ def register(captures, out, hr_photo, lr_photo, scale, inspect_dir, jobs, shard,
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the scene split")
 @click.option("--patch", "patch_hr", type=int, default=None, help="HR patch side in px (default: whole pairs)")
 @click.option("--step", "step_hr", type=int, default=None, help="HR grid step in px (default: the patch side)")
-def crop(aligned, out, split_text, seed, patch_hr, step_hr):
+@click.option("--train-scales", default=None,
+              help="scales kept in Train, e.g. 1.5,2,2.5,3,3.5,4 (default: all); the others stay unseen")
+def crop(aligned, out, split_text, seed, patch_hr, step_hr, train_scales):
     """Cut aligned pairs into a dataset in the RealArbiSR layout."""
     from .registration.crop import CropSettings, crop_dataset, parse_split
 
     if step_hr is not None and patch_hr is None:
         raise DdirKitError("--step needs --patch")
-    settings = CropSettings(parse_split(split_text), seed, patch_hr, step_hr)
+    from .scales import parse_scale_list
+
+    kept = None if train_scales is None else tuple(float(t) for t in parse_scale_list(train_scales))
+    settings = CropSettings(parse_split(split_text), seed, patch_hr, step_hr, kept)
     report = crop_dataset(aligned, out, settings)
     for source, reason in report.skipped:
         click.echo(f"skipped {source}: {reason}", err=True)
