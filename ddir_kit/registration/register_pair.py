@@ -335,7 +335,7 @@ def _local_map(hr_g, moving, offset, pmap, crop, s, fine, cfg) -> LocalShiftMap:
     level = 0
     while max(template.shape) / 2 ** level > _LOCAL_CHECK_MAX_SIDE_PX:
         level += 1
-    mov = moving
+    mov = _photometric_model(moving, offset, pmap, fine)
     for _ in range(level):
         template, mov = cv2.pyrDown(template), cv2.pyrDown(mov)
     f = 2 ** level
@@ -343,8 +343,20 @@ def _local_map(hr_g, moving, offset, pmap, crop, s, fine, cfg) -> LocalShiftMap:
     mx = (mx - offset[0]) / f
     my = (my - offset[1]) / f
     h, w = min(template.shape[0], mx.shape[0]), min(template.shape[1], mx.shape[1])
-    return local_shift_map(template[:h, :w], mov, mx[:h, :w], my[:h, :w], gain=fine.gain, offset=fine.offset,
-                           config=cfg, px_scale=float(f))
+    return local_shift_map(template[:h, :w], mov, mx[:h, :w], my[:h, :w], config=cfg, px_scale=float(f))
+
+
+def _photometric_model(moving: np.ndarray, offset, pmap: PairMap, fine) -> np.ndarray:
+    """The fitted luminance model applied to the (cropped) LR grey image, so that the local
+    check compares like with like: (gain + v1 rho + v2 rho^2) I + c I^2 / 255 + offset."""
+    h, w = moving.shape
+    cx, cy = pmap.radial_centre_px
+    xs = (np.arange(w, dtype=np.float32) + np.float32(offset[0] - cx)) ** 2
+    ys = (np.arange(h, dtype=np.float32) + np.float32(offset[1] - cy)) ** 2
+    rho = (ys[:, None] + xs[None, :]) / np.float32(pmap.radial_norm_px ** 2)
+    gain = np.float32(fine.gain) + np.float32(fine.vignetting[0]) * rho + np.float32(fine.vignetting[1]) * rho * rho
+    return (gain * moving + np.float32(fine.tone_quadratic / 255.0) * moving * moving
+            + np.float32(fine.offset)).astype(np.float32)
 
 
 _LOCAL_CHECK_MAX_SIDE_PX = 1600
