@@ -91,6 +91,7 @@ def test_killed_training_resumes_to_bit_identical_weights(small_dataset, tmp_pat
     assert again.exit_code == 0 and "skipped" in again.output
 
 
+@pytest.mark.slow
 def test_two_torchrun_cpu_processes_match_one_process_with_the_same_global_batch(small_dataset, tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -105,13 +106,23 @@ def test_two_torchrun_cpu_processes_match_one_process_with_the_same_global_batch
     assert max(diffs) < 1e-5
 
 
-def test_test_command_scores_full_images_alone_and_split_across_torchrun_ranks(small_dataset, tmp_path):
-    run = tmp_path / "run"
+@pytest.fixture(scope="module")
+def tiny_run(small_dataset, tmp_path_factory):
+    """A finished one-epoch EDSR-LIIF run on the small dataset."""
+    run = tmp_path_factory.mktemp("tinyrun") / "run"
     res = CliRunner().invoke(cli, _train_cmd(small_dataset, run, 1)[3:])
     assert res.exit_code == 0, res.output
+    return run
+
+
+def _test_cli(small_dataset, run, out, *extra):
+    return CliRunner().invoke(cli, ["test", "--checkpoint", str(run / "model.pt"), "--data", str(small_dataset),
+                                    "--out", str(out), *extra])
+
+
+def test_test_command_scores_full_images_and_writes_16bit_predictions(small_dataset, tiny_run, tmp_path):
     out = tmp_path / "scores.csv"
-    res = CliRunner().invoke(cli, ["test", "--checkpoint", str(run / "model.pt"), "--data", str(small_dataset),
-                                   "--out", str(out), "--save-dir", str(tmp_path / "sr")])
+    res = _test_cli(small_dataset, tiny_run, out, "--save-dir", str(tmp_path / "sr"))
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader(out.open()))
     assert [r["name"] for r in rows] == ["p3", "p4"] and rows[0]["scale"] == "2"
@@ -119,23 +130,26 @@ def test_test_command_scores_full_images_alone_and_split_across_torchrun_ranks(s
     assert sr.shape == (96, 128, 3) and sr.dtype == np.uint16
     assert "x2: 2 images, PSNR-Y" in res.output
 
+
+@pytest.mark.slow
+def test_test_command_split_across_two_torchrun_ranks_gives_the_same_scores(small_dataset, tiny_run, tmp_path):
+    assert _test_cli(small_dataset, tiny_run, tmp_path / "one.csv").exit_code == 0
+    rows = list(csv.DictReader((tmp_path / "one.csv").open()))
     torchrun = Path(sys.executable).with_name("torchrun")
-    out2 = tmp_path / "scores2.csv"
+    out2 = tmp_path / "two.csv"
     r = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "ddir_kit.cli", "test",
-                        "--checkpoint", str(run / "model.pt"), "--data", str(small_dataset), "--out", str(out2)],
+                        "--checkpoint", str(tiny_run / "model.pt"), "--data", str(small_dataset), "--out", str(out2)],
                        env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
     rows2 = list(csv.DictReader(out2.open()))
-    assert [x["name"] for x in rows2] == ["p3", "p4"]
+    assert [x["name"] for x in rows2] == ["p3", "p4"] == [x["name"] for x in rows]
     assert all(abs(float(a["psnr_y"]) - float(b["psnr_y"])) < 1e-3 for a, b in zip(rows, rows2))
 
 
-def test_bench_uses_given_checkpoints_instead_of_training(small_dataset, tmp_path):
-    run = tmp_path / "train"
-    assert CliRunner().invoke(cli, _train_cmd(small_dataset, run, 1)[3:]).exit_code == 0
+def test_bench_uses_given_checkpoints_instead_of_training(small_dataset, tiny_run, tmp_path):
     ckpts = tmp_path / "ckpts"
     ckpts.mkdir()
-    (ckpts / "liif-edsr.pt").write_bytes((run / "model.pt").read_bytes())
+    (ckpts / "liif-edsr.pt").write_bytes((tiny_run / "model.pt").read_bytes())
     res = CliRunner().invoke(cli, ["bench", "--methods", "bicubic,liif", "--data", str(small_dataset),
                                    "--out", str(tmp_path / "bench"), "--checkpoints", str(ckpts), "--profile", "quick"])
     assert res.exit_code == 0, res.output
