@@ -77,11 +77,13 @@ def _shift_panel(ax, local: dict) -> None:
     im = ax.imshow(mag, cmap="viridis", vmin=0, vmax=max(0.5, float(np.nanmax(mag)) if np.isfinite(mag).any() else 0.5))
     rows, cols = mag.shape
     yy, xx = np.mgrid[0:rows, 0:cols]
-    # fixed arrow scale (one tile = 0.5 LR px) so that small residuals look small
-    ax.quiver(xx, yy, d[..., 0], d[..., 1], color="white", angles="xy", scale_units="xy", scale=0.5)
+    # fixed arrow scale (one tile = 0.5 LR px) so that small residuals look small; arrows of
+    # shifts beyond 0.5 px are cut to one tile (the colour gives their size)
+    shown = d * np.minimum(1.0, 0.5 / np.maximum(mag, 1e-9))[..., None]
+    ax.quiver(xx, yy, shown[..., 0], shown[..., 1], color="white", angles="xy", scale_units="xy", scale=0.5)
     for r, c in zip(*np.nonzero(bad)):
         ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, ec="red", lw=2))
-    ax.set_title(f"residual shift per {local.get('tile_px')} px LR tile (LR px)\narrows: 1 tile = 0.5 LR px; red: rejected tiles")
+    ax.set_title(f"residual shift per {local.get('tile_px')} px LR tile (LR px)\narrows: 1 tile = 0.5 LR px (longer cut); red: rejected tiles")
     ax.figure.colorbar(im, ax=ax, fraction=0.046)
 
 
