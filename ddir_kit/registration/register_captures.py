@@ -121,7 +121,7 @@ def register_captures(captures_dir: str | Path, out_dir: str | Path, *, jobs: in
         else:
             todo.append(job)
     if jobs > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init) as pool:
             for row in pool.map(_run_job, todo, [config] * len(todo)):
                 report.rows.append(row)
                 if on_pair:
@@ -139,9 +139,6 @@ def register_captures(captures_dir: str | Path, out_dir: str | Path, *, jobs: in
 def _run_job(job: PairJob, config: RegistrationConfig) -> dict:
     import time
 
-    import cv2
-
-    cv2.setNumThreads(1)  # parallelism comes from the pool; nested threads only thrash
     t0 = time.perf_counter()
     try:
         register_pair(job.hr, job.lr, job.scale, job.out_dir, config)
@@ -151,6 +148,12 @@ def _run_job(job: PairJob, config: RegistrationConfig) -> dict:
     row = _row_from_pair_json(job.scene, job.out_dir / "pair.json")
     row["seconds"] = round(time.perf_counter() - t0, 2)
     return row
+
+
+def _worker_init() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # parallelism comes from the pool; nested OpenCV threads only thrash
 
 
 def _is_done(job: PairJob, config: RegistrationConfig) -> bool:
