@@ -20,7 +20,6 @@ import io
 import json
 import os
 import shutil
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import Callable
 
 from ..errors import DdirKitError
 from ..fileio import atomic_write_json, atomic_write_text, read_json, sha256_file
+from ..parallel import process_pool
 from .capture_layout import (HR_FILE, INGEST_REPORT, SCENE_MANIFEST, SceneRecord, ShotRecord,
                              lr_file_name, read_scene_json, write_scene_json)
 from .exif import read_exif
@@ -170,7 +170,7 @@ def ingest_card(card_dir: str | Path, calibration: str | Path | IngestCalibratio
     shard = parse_shard(f"{shard[0]}/{shard[1]}")
     development = development or RawDevelopment()
     out.mkdir(parents=True, exist_ok=True)
-    pool = _make_pool(jobs) if jobs > 1 else None
+    pool = process_pool(jobs) if jobs > 1 else None
     try:
         photos, card_findings = scan_card(card, exclude=out, pool=pool)
         plans, plan_findings = plan_scenes(photos, calib, tolerance_mm, max_gap_s)
@@ -196,42 +196,6 @@ def ingest_card(card_dir: str | Path, calibration: str | Path | IngestCalibratio
     report_csv = atomic_write_text(out / name, _report_csv(findings))
     return IngestReport(card, out, report_csv, len(photos) + len(card_findings), len(plans), tuple(shard),
                         tuple(outcomes), tuple(findings))
-
-
-def _make_pool(jobs: int) -> ProcessPoolExecutor:
-    import multiprocessing
-
-    # spawn, not fork: forking a process that already runs OpenCV's thread pool can deadlock.
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_init)
-
-
-def _worker_init() -> None:
-    _die_with_parent()
-    # The pool is the parallelism; threads inside each worker only contend. LibRaw's OpenMP
-    # reads OMP_NUM_THREADS when rawpy is first imported, which happens later, in develop_raw.
-    os.environ["OMP_NUM_THREADS"] = "1"
-    import cv2
-
-    cv2.setNumThreads(1)
-
-
-def _die_with_parent() -> None:
-    # A killed ingest must not leave workers finishing scenes behind it (they would race a
-    # rerun for the same folders): on Linux, ask the kernel to kill this worker with its parent.
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import multiprocessing
-    import signal
-
-    parent = multiprocessing.parent_process()
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if parent is not None and os.getppid() != parent.pid:  # it died before the request was made
-        os._exit(1)
 
 
 def _report_order(f: Finding):

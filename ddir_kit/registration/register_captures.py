@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Callable
 from ..capture.photo_io import IMAGE_SUFFIXES
 from ..errors import DdirKitError
 from ..fileio import atomic_write_json, atomic_write_text, read_json, sha256_file
+from ..parallel import process_pool
 from ..scales import as_fraction, scale_tag
 from .register_pair import RegistrationConfig, register_pair
 
@@ -121,7 +121,7 @@ def register_captures(captures_dir: str | Path, out_dir: str | Path, *, jobs: in
         else:
             todo.append(job)
     if jobs > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init) as pool:
+        with process_pool(jobs) as pool:
             for row in pool.map(_run_job, todo, [config] * len(todo)):
                 report.rows.append(row)
                 if on_pair:
@@ -148,12 +148,6 @@ def _run_job(job: PairJob, config: RegistrationConfig) -> dict:
     row = _row_from_pair_json(job.scene, job.out_dir / "pair.json")
     row["seconds"] = round(time.perf_counter() - t0, 2)
     return row
-
-
-def _worker_init() -> None:
-    import cv2
-
-    cv2.setNumThreads(1)  # parallelism comes from the pool; nested OpenCV threads only thrash
 
 
 def _is_done(job: PairJob, config: RegistrationConfig) -> bool:
