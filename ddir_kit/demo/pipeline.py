@@ -1,0 +1,273 @@
+"""The demo's stages, each a library call on the previous stage's files, and their runner.
+
+Every stage writes into OUT and records a summary (figures measured against the virtual
+camera's truth) in OUT/stages/<stage>.json once it has finished, so a rerun skips finished
+stages; the library calls inside a stage are themselves resumable, so a killed stage picks
+up where it stopped.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import DdirKitError
+from ..fileio import atomic_write_json, read_json
+from .config import DemoConfig
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    name: str
+    status: str  # "done", "skipped" (finished in an earlier run), "failed", "not run"
+    seconds: float
+    summary: dict
+    error: str | None = None
+
+
+STAGES = ("calibrate", "capture", "register", "dataset", "bench")
+STAGE_TITLES = {
+    "calibrate": "virtual checkerboard sweep + calibrate",
+    "capture": "virtual camera card + capture ingest",
+    "register": "register every pair, compare with truth",
+    "dataset": "crop into RealArbiSR layout + validate",
+    "bench": "bench bicubic, LIIF, LTE, CiaoSR, DDIR",
+}
+
+
+def run_demo(out: str | Path, config: DemoConfig, keep_going: bool = False,
+             on_start: Callable[[str], None] | None = None,
+             on_end: Callable[[StageOutcome], None] | None = None,
+             log: Callable[[str], None] | None = None) -> list[StageOutcome]:
+    """Run every stage into ``out``; returns one outcome per stage.
+
+    A stage that fails with DdirKitError stops the run (later stages need its files) unless
+    ``keep_going``, which runs the later stages that do not depend on it. A rerun with the same
+    config resumes; a folder made with another config is refused.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _claim(out, config)
+    log = log or (lambda _m: None)
+    needs = {"capture": {"calibrate"}, "register": {"capture"}, "dataset": {"register"}, "bench": {"dataset"}}
+    outcomes: dict[str, StageOutcome] = {}
+    for name in STAGES:
+        record = out / "stages" / f"{name}.json"
+        failed_deps = [d for d in needs.get(name, ()) if outcomes[d].status in ("failed", "not run")]
+        if failed_deps:
+            outcomes[name] = StageOutcome(name, "not run", 0.0, {}, f"needs {', '.join(failed_deps)}")
+        elif record.is_file():
+            saved = read_json(record)
+            outcomes[name] = StageOutcome(name, "skipped", saved["seconds"], saved["summary"])
+        else:
+            if on_start:
+                on_start(name)
+            t0 = time.monotonic()
+            try:
+                summary = _STAGE_FUNCS[name](out, config, log)
+            except DdirKitError as e:
+                outcomes[name] = StageOutcome(name, "failed", time.monotonic() - t0, {}, str(e))
+            else:
+                seconds = time.monotonic() - t0
+                atomic_write_json(record, {"seconds": seconds, "summary": summary})
+                outcomes[name] = StageOutcome(name, "done", seconds, summary)
+        if on_end:
+            on_end(outcomes[name])
+        if outcomes[name].status == "failed" and not keep_going:
+            break
+    for name in STAGES:
+        outcomes.setdefault(name, StageOutcome(name, "not run", 0.0, {}, "an earlier stage failed"))
+    return [outcomes[n] for n in STAGES]
+
+
+def _claim(out: Path, config: DemoConfig) -> None:
+    path = out / "demo.json"
+    if path.is_file():
+        old = read_json(path)
+        if old.get("config") != _jsonable(config.to_dict()):
+            raise DdirKitError("holds a demo run with other settings (seed or --fast); use another --out", out)
+    else:
+        atomic_write_json(path, {"config": _jsonable(config.to_dict())})
+
+
+def _jsonable(d):
+    import json
+
+    return json.loads(json.dumps(d))
+
+
+# ----------------------------------------------------------------------------------------
+# stage 1: calibration
+
+
+def _stage_calibrate(out: Path, cfg: DemoConfig, log) -> dict:
+    from ..calibration.calibrate import calibrate_sweep, write_calibration
+    from ..capture.lens_model import ZoomLens, true_focal_for_scale
+    from ..capture.simulate import simulate_calibration
+
+    lens = ZoomLens()
+    sweep = simulate_calibration(out / "sweep", cfg.sweep_focals_mm, seed=cfg.seed, sensor=cfg.sweep_sensor_px,
+                                 lens=lens, progress=log)
+    shots_dir = out / "sweep"
+    cal = calibrate_sweep(shots_dir, scales=list(cfg.all_scales),
+                          cache_path=out / "calibration_detections.json")
+    files = write_calibration(cal, out / "calibration.json")
+    reference = cal.reference_focal_mm
+    rows = []
+    for t in cal.targets:
+        truth = true_focal_for_scale(lens, t.scale, reference)
+        rows.append(dict(scale=t.scale, focal_mm=t.focal_mm, uncertainty_mm=t.focal_uncertainty_mm,
+                         true_focal_mm=truth, naive_focal_mm=t.naive_focal_mm,
+                         error_mm=t.focal_mm - truth, naive_error_mm=t.naive_focal_mm - truth))
+    return dict(
+        photos=len(sweep.photos), sensor_px=list(cfg.sweep_sensor_px), reference_focal_mm=reference,
+        used=len(cal.used), skipped=[dict(file=s.file, reason=s.status) for s in cal.skipped],
+        targets=rows,
+        max_error_mm=max(abs(r["error_mm"]) for r in rows),
+        max_naive_error_mm=max(abs(r["naive_error_mm"]) for r in rows),
+        plot=str(Path(files.plot_png).relative_to(out)))
+
+
+# ----------------------------------------------------------------------------------------
+# stage 2: camera card + ingest
+
+
+def _stage_capture(out: Path, cfg: DemoConfig, log) -> dict:
+    from ..calibration.calibrate import load_calibration
+    from ..capture.ingest import ingest_card
+    from ..capture.scene_preview import write_side_by_side
+    from ..capture.simulate_scenes import write_camera_card
+
+    cal = load_calibration(out / "calibration.json")
+    targets = [(t.scale, t.focal_mm) for t in cal.targets]
+    card = out / "card"
+    truth_path = out / "card_truth.json"
+    if not truth_path.is_file():  # the card is written whole before its truth; a killed write restarts
+        write_camera_card(card, cfg.n_scenes, targets=targets, reference_focal_mm=cal.reference_focal_mm,
+                          formats=cfg.card_formats, seed=cfg.seed, sensor=cfg.scene_sensor_px,
+                          truth_path=truth_path)
+    report = ingest_card(card, out / "calibration.json", out / "captures", jobs=cfg.jobs,
+                         progress=lambda o: log(f"ingest {o.scene}: {o.status}"))
+    scenes = report.scenes_with("written") + report.scenes_with("up_to_date")
+    preview = out / "figures" / "virtual_camera.png"
+    first = sorted(out.glob("captures/scene_*"))
+    if first:
+        write_side_by_side(preview, first[0], scales=[2, 3, 4])
+    kinds: dict[str, int] = {}
+    for f in report.findings:
+        kinds[f.kind] = kinds.get(f.kind, 0) + 1
+    return dict(card_files=report.files_scanned, scenes=len(report.scenes), scenes_ok=len(scenes),
+                formats=list(cfg.card_formats), sensor_px=list(cfg.scene_sensor_px),
+                findings=kinds, preview=str(preview.relative_to(out)) if first else None)
+
+
+# ----------------------------------------------------------------------------------------
+# stage 3: registration against truth
+
+
+def _stage_register(out: Path, cfg: DemoConfig, log) -> dict:
+    from ..capture.capture_layout import list_scene_dirs, read_scene_json
+    from ..capture.shot_geometry import ShotGeometry, map_pixels
+    from ..registration.inspect_figure import inspect_pair
+    from ..registration.pair_map import PairMap, apply_affine, grid_to_hr_affine
+    from ..registration.register_captures import register_captures
+    from ..registration.register_pair import RegistrationConfig
+    from ..scales import as_fraction, scale_tag
+
+    # A zoom lens distorts more at the wide end and a tripod tilts a little between shots: the
+    # relative radial term and the homography are what a user of a real zoom lens would switch on.
+    config = RegistrationConfig(radial=True, perspective=True)
+    batch = register_captures(out / "captures", out / "aligned", jobs=cfg.jobs, config=config,
+                              on_pair=lambda r: log(f"register {r.get('scene')} x{r.get('scale')}: {r['status']}"))
+    # truth of each card file, so that ingested scenes are matched by source file, not by name
+    truth = read_json(out / "card_truth.json")
+    by_file = {}
+    for scene in truth["scenes"]:
+        hr_shot = next(s for s in scene["shots"] if s["role"] == "hr")
+        for shot in scene["shots"]:
+            for f in shot["files"]:
+                by_file[f] = (shot, hr_shot)
+    pairs, rejected = [], []
+    for scene_dir in list_scene_dirs(out / "captures"):
+        record = read_scene_json(scene_dir)
+        for shot in record.lr:
+            tag = scale_tag(shot.scale)
+            pair_json = out / "aligned" / record.scene / f"x{tag}" / "pair.json"
+            if not pair_json.is_file():
+                rejected.append(dict(pair=f"{record.scene}/x{tag}", reason="no pair.json"))
+                continue
+            rec = read_json(pair_json)
+            if rec["status"] != "ok":
+                rejected.append(dict(pair=f"{record.scene}/x{tag}", reason=rec.get("reason", "")))
+                continue
+            lr_truth, hr_truth = by_file[Path(shot.source).name]
+            # the four corner pixels of the pair's LR grid, as HR photo points
+            x0, y0, w, h = rec["hr_crop"]
+            s = float(rec["scale"])
+            grid = np.array([[0, 0], [w / s - 1, 0], [0, h / s - 1], [w / s - 1, h / s - 1]], np.float64)
+            hr_pts = apply_affine(grid_to_hr_affine(s, (x0, y0)), grid)
+            estimate = PairMap.from_dict(rec).hr_to_lr(hr_pts)
+            ex, ey = map_pixels(ShotGeometry.from_dict(hr_truth["geometry"]),
+                                ShotGeometry.from_dict(lr_truth["geometry"]), hr_pts[:, 0], hr_pts[:, 1])
+            exact_err = np.linalg.norm(estimate - np.stack([ex, ey], axis=1), axis=1)
+            best_affine = PairMap(np.array(lr_truth["lr_to_hr"])).hr_to_lr(hr_pts)
+            affine_err = np.linalg.norm(best_affine - np.stack([ex, ey], axis=1), axis=1)
+            pairs.append(dict(pair=f"{record.scene}/x{tag}", scale=float(as_fraction(shot.scale)),
+                              corner_error_lr_px=float(exact_err.max()),
+                              best_affine_error_lr_px=float(affine_err.max()),
+                              scale_measured=rec.get("scale_measured"), true_scale=lr_truth.get("true_scale")))
+    if not pairs:
+        raise DdirKitError("no pair registered", out / "aligned")
+    best = min(pairs, key=lambda p: abs(p["scale"] - 3.0))
+    overlay = inspect_pair(out / "aligned" / best["pair"], out / "figures" / "registration_overlay.png")
+    errors = [p["corner_error_lr_px"] for p in pairs]
+    return dict(pairs=pairs, rejected=rejected, ok=len(pairs),
+                counts={k: batch.count(k) for k in ("ok", "rejected", "failed", "skipped")},
+                model="affine + relative radial term + homography (register --radial --perspective)",
+                median_corner_error_lr_px=statistics.median(errors), max_corner_error_lr_px=max(errors),
+                median_best_affine_error_lr_px=statistics.median(p["best_affine_error_lr_px"] for p in pairs),
+                overlay=str(Path(overlay).relative_to(out)), overlay_pair=best["pair"])
+
+
+# ----------------------------------------------------------------------------------------
+# stage 4: dataset
+
+
+def _stage_dataset(out: Path, cfg: DemoConfig, log) -> dict:
+    from ..dataset.validate import validate_dataset
+    from ..registration.crop import CropSettings, crop_dataset
+
+    settings = CropSettings(test_fraction=cfg.test_fraction, seed=cfg.seed, train_scales=cfg.train_scales)
+    report = crop_dataset(out / "aligned", out / "dataset", settings)
+    check = validate_dataset(out / "dataset")
+    if not check.ok:
+        raise DdirKitError("validate found errors: " + "; ".join(str(f) for f in check.errors[:5]), out / "dataset")
+    return dict(train_scenes=report.train_scenes, test_scenes=report.test_scenes, files=report.files,
+                skipped=[dict(pair=p, reason=r) for p, r in report.skipped],
+                validate_pairs={f"{k[0]}/{k[1]}": v for k, v in check.pairs.items()},
+                validate_warnings=[str(w) for w in check.warnings])
+
+
+# ----------------------------------------------------------------------------------------
+# stage 5: bench
+
+
+def _stage_bench(out: Path, cfg: DemoConfig, log) -> dict:
+    from ..benchmark.bench import run_bench
+    from ..benchmark.profiles import load_profile
+
+    profile = load_profile(cfg.profile, dict(cfg.profile_overrides))
+    result = run_bench(list(cfg.methods), out / "dataset", out / "bench", profile, encoder=cfg.encoder, log=log)
+    rows = [dict(method=r.method, encoder=r.encoder, scale=float(r.scale), n_images=r.n_images,
+                 psnr_y=r.psnr_y, ssim_y=r.ssim_y) for r in result.rows]
+    return dict(rows=rows, profile=profile.name, profile_notes=profile.notes,
+                overrides=dict(cfg.profile_overrides), timings_s={k: list(v) for k, v in result.timings_s.items()})
+
+
+_STAGE_FUNCS = {"calibrate": _stage_calibrate, "capture": _stage_capture, "register": _stage_register,
+                "dataset": _stage_dataset, "bench": _stage_bench}
