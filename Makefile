@@ -13,7 +13,7 @@ TORCH_CPU ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ddir-kit-installed
 
-.PHONY: demo test test-all install clean
+.PHONY: demo demo-fast test test-all install clean
 
 install: $(STAMP)
 
@@ -26,6 +26,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/ddir-kit demo --out demo-out
 
+demo-fast: $(STAMP)
+	$(VENV)/bin/ddir-kit demo --fast --out demo-fast-out
+
 test: $(STAMP)
 	$(PY) -m pytest -q
 
@@ -33,4 +36,4 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q -m ""
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache
+	rm -rf $(VENV) demo-out demo-fast-out .pytest_cache

@@ -19,16 +19,20 @@ class DemoConfig:
     seed: int = 0
     sweep_focals_mm: tuple[float, ...] = tuple(round(24 + i * 81 / 17, 2) for i in range(18))
     sweep_sensor_px: tuple[int, int] = (1200, 800)
-    scene_sensor_px: tuple[int, int] = (1200, 800)
-    n_scenes: int = 8
-    test_fraction: float = 0.25
+    # Small frames: testing four implicit decoders at 11 scales costs about 1.6 TFLOP per
+    # output megapixel for LIIF and several times that for CiaoSR, on two cores.
+    scene_sensor_px: tuple[int, int] = (480, 320)
+    n_scenes: int = 6
+    test_fraction: float = 0.2
     train_scales: tuple[float, ...] = TRAIN_SCALES
     unseen_scales: tuple[float, ...] = UNSEEN_SCALES
     card_formats: tuple[str, ...] = ("dng", "jpg")
     methods: tuple[str, ...] = ("bicubic", "liif", "lte", "ciaosr", "ddir")
     encoder: str = "edsr"
     profile: str = "quick"
-    profile_overrides: dict = field(default_factory=dict)
+    # quick's 15 epochs take hours on two cores (benchmarks/results/city100_cpu_cost.md); the
+    # default demo trains 45 iterations per method to stay near 20 minutes, and says so.
+    profile_overrides: dict = field(default_factory=lambda: {"epochs": 1, "repeat": 6})
     jobs: int = 2
 
     @property
