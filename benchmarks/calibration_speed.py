@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -39,21 +38,7 @@ SWEEP_FOCALS_MM = tuple(int(round(f)) for f in np.linspace(24, 105, 18))
 EVERY_SCALE = [round(1.5 + 0.1 * i, 1) for i in range(26)]
 
 
-def machine() -> str:
-    import cv2
-    import torch
-
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at start; Python {platform.python_version()}, "
-            f"numpy {np.__version__}, OpenCV {cv2.__version__}, torch {torch.__version__}")
+from _machine import machine_summary as machine  # noqa: E402
 
 
 def render(out: Path, focals, size) -> float:

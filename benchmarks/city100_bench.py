@@ -11,13 +11,10 @@ A rerun with the same --out skips finished work (bench is resumable).
 from __future__ import annotations
 
 import argparse
-import platform
 import tempfile
 import time
 from pathlib import Path
 
-import cv2
-import torch
 
 from ddir_kit.benchmark.bench import run_bench
 from ddir_kit.benchmark.profiles import load_profile, parse_set
@@ -26,21 +23,7 @@ from ddir_kit.dataset.city100 import build_city100
 REPO = Path(__file__).resolve().parents[1]
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
-    load = os.getloadavg()
-    return (f"{cpu}, {os.cpu_count()} cores{gpu}; torch {torch.__version__}, opencv {cv2.__version__}, "
-            f"Python {platform.python_version()}; load average at the end {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}")
+from _machine import machine_summary as machine  # noqa: E402
 
 
 def main() -> None:

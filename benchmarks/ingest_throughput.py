@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import time
@@ -72,21 +71,7 @@ def timed_ingest(card: Path, calib: Path, out: Path, jobs: int) -> tuple[float, 
     return time.perf_counter() - start, cpu_seconds() - cpu0, report
 
 
-def machine() -> str:
-    import cv2
-    import torch
-
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at start; Python {platform.python_version()}, "
-            f"torch {torch.__version__}, OpenCV {cv2.__version__}")
+from _machine import machine_summary as machine  # noqa: E402
 
 
 def main() -> None:

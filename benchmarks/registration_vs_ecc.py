@@ -23,8 +23,6 @@ Prints a table and writes benchmarks/results/registration_vs_ecc.md with the mac
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from fractions import Fraction
@@ -94,24 +92,7 @@ def run_ecc(hr, lr, iterations: int):
     return elapsed, PairMap(invert_affine(hr_to_lr)), crop, f"cc {cc:.4f}"
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        import torch
-
-        torch_v = torch.__version__
-    except ImportError:
-        torch_v = "not installed"
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at start; Python {platform.python_version()}, "
-            f"torch {torch_v}, OpenCV {cv2.__version__}, numpy {np.__version__}")
+from _machine import machine_summary as machine  # noqa: E402
 
 
 def main() -> None:

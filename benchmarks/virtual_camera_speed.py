@@ -19,8 +19,6 @@ Prints a table and writes benchmarks/results/virtual_camera_speed.md with the ma
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -41,18 +39,7 @@ from ddir_kit.capture.virtual_camera import CameraBody, ShotSettings, save_shot,
 GOALS_S = {(1200, 800): 2.0, (5760, 3840): 30.0}
 
 
-def machine() -> str:
-    import cv2
-    import torch
-
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    load = os.getloadavg()[0]
-    return (f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at start; Python {platform.python_version()}, "
-            f"numpy {np.__version__}, OpenCV {cv2.__version__}, torch {torch.__version__}")
+from _machine import machine_summary as machine  # noqa: E402
 
 
 def best_of(repeats: int, fn) -> tuple[tuple[float, float], object]:
