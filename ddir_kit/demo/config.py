@@ -31,8 +31,9 @@ class DemoConfig:
     encoder: str = "edsr"
     profile: str = "quick"
     # quick's 15 epochs take hours on two cores (benchmarks/results/city100_cpu_cost.md); the
-    # default demo trains 45 iterations per method to stay near 20 minutes, and says so.
-    profile_overrides: dict = field(default_factory=lambda: {"epochs": 1, "repeat": 6})
+    # default demo trains 10 epochs of 25 iterations per method (the lr halves after epoch 8)
+    # to stay near 20 minutes, and says so.
+    profile_overrides: dict = field(default_factory=lambda: {"epochs": 10, "lr_milestones_epochs": [8]})
     jobs: int = 2
 
     @property
