@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import torch
 
-from .base import ImplicitSRModel, RegionState, crop_map, latent_conv, receptive_radius_px, unfold3x3
+from .base import ImplicitSRModel, RegionState, receptive_radius_px
 from .coords import local_corners
 from .encoders import build_encoder
 from .liif_arch import encoder_mean
-from .local_ensemble import decode_fast, decode_reference, rel_cell
+from .local_ensemble import decode, latent_map, rel_cell
 from .mlp import MLP
 
 
@@ -50,13 +50,8 @@ class DDIR(ImplicitSRModel):
         state = RegionState(map_box, full_hw)
         if self.appearance:
             state.vectors["appearance"] = feat.mean(dim=(2, 3)) if context is None else context["appearance"]
-        if self.decode_path == "fast":
-            for name, f, mlp in (("z", feat, self.imnet), ("zd", dfeat, self.deformnet)):
-                w = mlp.first.weight[:, :self.latent_dim]
-                state.maps[name] = crop_map(latent_conv(f, w, mlp.first.bias), crop_box, map_box)
-        else:
-            state.maps["latent"] = crop_map(unfold3x3(feat), crop_box, map_box)
-            state.maps["dlatent"] = crop_map(unfold3x3(dfeat), crop_box, map_box)
+        for name, f, mlp in (("z", feat, self.imnet), ("zd", dfeat, self.deformnet)):
+            state.maps[name] = latent_map(f, mlp, self.latent_dim, self.decode_path, crop_box, map_box)
         return state
 
     def global_context(self, lr_n, boxes):
@@ -70,12 +65,8 @@ class DDIR(ImplicitSRModel):
         dextras = []
         if self.appearance:
             dextras.append(state.vectors["appearance"].unsqueeze(1).expand(-1, coord.shape[1], -1))
-        if self.decode_path == "fast":
-            deform = decode_fast(self.deformnet, state.maps["zd"], corners, cell_rel, self.latent_dim, dextras)
-            rgb = decode_fast(self.imnet, state.maps["z"], corners, cell_rel, self.latent_dim, [deform])
-        else:
-            deform = decode_reference(self.deformnet, state.maps["dlatent"], corners, cell_rel, dextras)
-            rgb = decode_reference(self.imnet, state.maps["latent"], corners, cell_rel, [deform])
+        deform = decode(self.deformnet, state.maps["zd"], corners, cell_rel, self.latent_dim, dextras, self.decode_path)
+        rgb = decode(self.imnet, state.maps["z"], corners, cell_rel, self.latent_dim, [deform], self.decode_path)
         return rgb, deform
 
     def bytes_per_lr_px(self) -> int:

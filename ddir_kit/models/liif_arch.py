@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import torch
 
-from .base import ImplicitSRModel, RegionState, crop_map, latent_conv, receptive_radius_px, unfold3x3
+from .base import ImplicitSRModel, RegionState, crop_map, receptive_radius_px
 from .coords import local_corners
 from .encoders import build_encoder
-from .local_ensemble import decode_fast, decode_reference, rel_cell
+from .local_ensemble import decode, latent_map, rel_cell
 from .mlp import MLP
 
 
@@ -38,11 +38,7 @@ class LIIF(ImplicitSRModel):
         state = RegionState(map_box, full_hw)
         if self.appearance:
             state.vectors["appearance"] = feat.mean(dim=(2, 3)) if context is None else context["appearance"]
-        if self.decode_path == "fast":
-            first = self.imnet.first
-            state.maps["z"] = crop_map(latent_conv(feat, first.weight[:, :self.latent_dim], first.bias), crop_box, map_box)
-        else:
-            state.maps["latent"] = crop_map(unfold3x3(feat), crop_box, map_box)
+        state.maps["z"] = latent_map(feat, self.imnet, self.latent_dim, self.decode_path, crop_box, map_box)
         return state
 
     def global_context(self, lr_n, boxes):
@@ -56,11 +52,7 @@ class LIIF(ImplicitSRModel):
         extras = []
         if self.appearance:
             extras.append(state.vectors["appearance"].unsqueeze(1).expand(-1, coord.shape[1], -1))
-        if self.decode_path == "fast":
-            pred = decode_fast(self.imnet, state.maps["z"], corners, cell_rel, self.latent_dim, extras)
-        else:
-            pred = decode_reference(self.imnet, state.maps["latent"], corners, cell_rel, extras)
-        return pred, None
+        return decode(self.imnet, state.maps["z"], corners, cell_rel, self.latent_dim, extras, self.decode_path), None
 
     def bytes_per_lr_px(self) -> int:
         return self.encoder.activation_bytes_per_px() + self.imnet.first.out_features * 4 * 2

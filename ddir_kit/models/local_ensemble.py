@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+from .base import crop_map, latent_conv, unfold3x3
 from .coords import Corners, gather
 from .mlp import MLP
 
@@ -48,6 +49,24 @@ def decode_fast(mlp: MLP, z: torch.Tensor, corners: Corners, cell_rel: torch.Ten
         col += extra.shape[-1]
     preds = mlp.after_first(h1 + per_query.unsqueeze(2))
     return blend_corners(preds, corners) if blend else preds
+
+
+def latent_map(feat: torch.Tensor, mlp: MLP, latent_dim: int, decode_path: str, crop_box, map_box) -> torch.Tensor:
+    """What ``decode`` gathers per corner, for one encoder branch, cropped to ``map_box``:
+    the first layer's latent part at every LR pixel (fast) or the unfolded latent (reference)."""
+    if decode_path == "fast":
+        z = latent_conv(feat, mlp.first.weight[:, :latent_dim], mlp.first.bias)
+    else:
+        z = unfold3x3(feat)
+    return crop_map(z, crop_box, map_box)
+
+
+def decode(mlp: MLP, zmap: torch.Tensor, corners: Corners, cell_rel: torch.Tensor, latent_dim: int,
+           extras: list[torch.Tensor], decode_path: str) -> torch.Tensor:
+    """Blended prediction from a ``latent_map`` of the same ``decode_path``."""
+    if decode_path == "fast":
+        return decode_fast(mlp, zmap, corners, cell_rel, latent_dim, extras)
+    return decode_reference(mlp, zmap, corners, cell_rel, extras)
 
 
 def blend_corners(preds: torch.Tensor, corners: Corners) -> torch.Tensor:
