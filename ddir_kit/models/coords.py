@@ -128,10 +128,21 @@ def _flat(iy: torch.Tensor, ix: torch.Tensor, box: Box) -> torch.Tensor:
 
 def gather(feature_map: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """Rows of a map at flat indices: map (N, C, h, w), idx (N, ...) -> (N, ..., C)."""
+    return gather_rows(map_rows(feature_map), idx)
+
+
+def map_rows(feature_map: torch.Tensor) -> torch.Tensor:
+    """(N, C, h, w) -> (N, h*w, C), contiguous: gathering whole rows is several times faster
+    than gathering channel-strided elements, and the copy is made once per map."""
     n, c = feature_map.shape[:2]
-    flat = feature_map.flatten(2).transpose(1, 2)
+    return feature_map.permute(0, 2, 3, 1).reshape(n, -1, c)
+
+
+def gather_rows(rows: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """rows (N, h*w, C) from ``map_rows``, idx (N, ...) -> (N, ..., C)."""
+    n = rows.shape[0]
     batch = torch.arange(n, device=idx.device).view(n, *([1] * (idx.dim() - 1)))
-    return flat[batch, idx]
+    return rows[batch, idx]
 
 
 def sample_bilinear_border(image: torch.Tensor, coord: torch.Tensor, full_hw: tuple[int, int],

@@ -11,7 +11,8 @@ class MLP(nn.Module):
         super().__init__()
         layers, last = [], in_dim
         for hidden in hidden_list:
-            layers += [nn.Linear(last, hidden), nn.ReLU()]
+            # in place: a fresh activation tensor per layer costs more than the ReLU itself
+            layers += [nn.Linear(last, hidden), nn.ReLU(inplace=True)]
             last = hidden
         layers.append(nn.Linear(last, out_dim))
         self.layers = nn.Sequential(*layers)
