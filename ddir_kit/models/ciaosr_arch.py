@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import ImplicitSRModel, RegionState, crop_map, latent_conv, unfold3x3
-from .coords import Box, gather, gather_rows, local_corners, map_rows, sample_bilinear_border
+from .coords import Box, gather_rows, local_corners, map_rows, rows_ready, sample_bilinear_border
 from .encoders import build_encoder
 from .local_ensemble import decode_fast, decode_reference, rel_cell
 from .mlp import MLP
@@ -134,8 +134,8 @@ class CiaoSR(ImplicitSRModel):
         feat, nonlocal_feat = self.window_features(lr_n, feat_box)
         state = RegionState(map_box, full_hw)
         latent = unfold3x3(feat)
-        state.maps["latent"] = crop_map(latent, feat_box, map_box)
-        state.maps["nonlocal"] = crop_map(nonlocal_feat, feat_box, map_box)
+        state.maps["latent"] = rows_ready(crop_map(latent, feat_box, map_box))
+        state.maps["nonlocal"] = rows_ready(crop_map(nonlocal_feat, feat_box, map_box))
         state.maps["lr"] = crop_map(lr_n[..., feat_box.y0:feat_box.y1, feat_box.x0:feat_box.x1], feat_box, map_box)
         if self.decode_path == "fast":
             k1, v1 = self.imnet_k.first, self.imnet_v.first
@@ -143,8 +143,8 @@ class CiaoSR(ImplicitSRModel):
             wv = v1.weight
             zv = latent_conv(feat, wv[:, :self.latent_dim], v1.bias) + F.conv2d(
                 nonlocal_feat, wv[:, self.latent_dim:self.value_dim, None, None])
-            state.maps["zk"] = crop_map(zk, feat_box, map_box)
-            state.maps["zv"] = crop_map(zv, feat_box, map_box)
+            state.maps["zk"] = rows_ready(crop_map(zk, feat_box, map_box))
+            state.maps["zv"] = rows_ready(crop_map(zv, feat_box, map_box))
         return state
 
     def query(self, state: RegionState, coord: torch.Tensor, cell: torch.Tensor):
@@ -154,7 +154,7 @@ class CiaoSR(ImplicitSRModel):
         rows = map_rows(latent)
         q = gather_rows(rows, corners.nearest)  # (N, Q, 9C)
         key = gather_rows(rows, corners.idx)  # (N, Q, 4, 9C)
-        value = torch.cat([key, gather(nonlocal_feat, corners.idx)], dim=-1)  # (N, Q, 4, 10C)
+        value = torch.cat([key, gather_rows(map_rows(nonlocal_feat), corners.idx)], dim=-1)  # (N, Q, 4, 10C)
         if self.decode_path == "fast":
             wk = decode_fast(self.imnet_k, state.maps["zk"], corners, cell_rel, self.latent_dim, blend=False)
             wv = decode_fast(self.imnet_v, state.maps["zv"], corners, cell_rel, self.value_dim, blend=False)

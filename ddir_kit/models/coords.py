@@ -127,14 +127,24 @@ def _flat(iy: torch.Tensor, ix: torch.Tensor, box: Box) -> torch.Tensor:
 
 
 def gather(feature_map: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """Rows of a map at flat indices: map (N, C, h, w), idx (N, ...) -> (N, ..., C)."""
-    return gather_rows(map_rows(feature_map), idx)
+    """Rows of a map at flat indices: map (N, C, h, w), idx (N, ...) -> (N, ..., C). No copy of
+    the map; for maps gathered from many times, prepare them with ``rows_ready``."""
+    return gather_rows(map_rows(feature_map, copy=False), idx)
 
 
-def map_rows(feature_map: torch.Tensor) -> torch.Tensor:
-    """(N, C, h, w) -> (N, h*w, C), contiguous: gathering whole rows is several times faster
-    than gathering channel-strided elements, and the copy is made once per map."""
+def rows_ready(feature_map: torch.Tensor) -> torch.Tensor:
+    """The same (N, C, h, w) map stored channels-last, so that ``map_rows`` of it is a view.
+    Gathering whole rows is several times faster than gathering channel-strided elements;
+    make this copy once per map (per region at inference), not per query chunk."""
+    return feature_map.contiguous(memory_format=torch.channels_last)
+
+
+def map_rows(feature_map: torch.Tensor, copy: bool = True) -> torch.Tensor:
+    """(N, C, h, w) -> (N, h*w, C): a view for a ``rows_ready`` map; otherwise a contiguous
+    copy, or (copy=False) a channel-strided view."""
     n, c = feature_map.shape[:2]
+    if not copy and not feature_map.is_contiguous(memory_format=torch.channels_last):
+        return feature_map.flatten(2).transpose(1, 2)
     return feature_map.permute(0, 2, 3, 1).reshape(n, -1, c)
 
 

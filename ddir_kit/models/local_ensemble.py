@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from .base import crop_map, latent_conv, unfold3x3
-from .coords import Corners, gather_rows, map_rows
+from .coords import Corners, gather_rows, map_rows, rows_ready
 from .mlp import MLP
 
 
@@ -60,7 +60,7 @@ def latent_map(feat: torch.Tensor, mlp: MLP, latent_dim: int, decode_path: str, 
         z = latent_conv(feat, mlp.first.weight[:, :latent_dim], mlp.first.bias)
     else:
         z = unfold3x3(feat)
-    return crop_map(z, crop_box, map_box)
+    return rows_ready(crop_map(z, crop_box, map_box))
 
 
 def decode(mlp: MLP, zmap: torch.Tensor, corners: Corners, cell_rel: torch.Tensor, latent_dim: int,
