@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import ImplicitSRModel, RegionState, crop_map, latent_conv, unfold3x3
-from .coords import Box, gather_rows, local_corners, map_rows, rows_ready, sample_bilinear_border
+from .coords import Box, gather, local_corners, rows_ready, sample_bilinear_border
 from .encoders import build_encoder
 from .local_ensemble import decode_fast, decode_reference, rel_cell
 from .mlp import MLP
@@ -151,10 +151,9 @@ class CiaoSR(ImplicitSRModel):
         corners = local_corners(coord, state.full_hw, state.box)
         cell_rel = rel_cell(cell, state.full_hw)
         latent, nonlocal_feat = state.maps["latent"], state.maps["nonlocal"]
-        rows = map_rows(latent)
-        q = gather_rows(rows, corners.nearest)  # (N, Q, 9C)
-        key = gather_rows(rows, corners.idx)  # (N, Q, 4, 9C)
-        value = torch.cat([key, gather_rows(map_rows(nonlocal_feat), corners.idx)], dim=-1)  # (N, Q, 4, 10C)
+        q = gather(latent, corners.nearest)  # (N, Q, 9C)
+        key = gather(latent, corners.idx)  # (N, Q, 4, 9C)
+        value = torch.cat([key, gather(nonlocal_feat, corners.idx)], dim=-1)  # (N, Q, 4, 10C)
         if self.decode_path == "fast":
             wk = decode_fast(self.imnet_k, state.maps["zk"], corners, cell_rel, self.latent_dim, blend=False)
             wv = decode_fast(self.imnet_v, state.maps["zv"], corners, cell_rel, self.value_dim, blend=False)

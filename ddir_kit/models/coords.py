@@ -127,32 +127,22 @@ def _flat(iy: torch.Tensor, ix: torch.Tensor, box: Box) -> torch.Tensor:
 
 
 def gather(feature_map: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """Rows of a map at flat indices: map (N, C, h, w), idx (N, ...) -> (N, ..., C). No copy of
-    the map; for maps gathered from many times, prepare them with ``rows_ready``."""
-    return gather_rows(map_rows(feature_map, copy=False), idx)
+    """Rows of a map at flat indices: map (N, C, h, w), idx (N, ...) -> (N, ..., C). Never copies
+    the map; for a map gathered from many times, store it with ``rows_ready`` first."""
+    n, c = feature_map.shape[:2]
+    if feature_map.is_contiguous(memory_format=torch.channels_last):
+        rows = feature_map.permute(0, 2, 3, 1).reshape(n, -1, c)  # a view: whole rows
+    else:
+        rows = feature_map.flatten(2).transpose(1, 2)  # a view: channel-strided elements
+    batch = torch.arange(n, device=idx.device).view(n, *([1] * (idx.dim() - 1)))
+    return rows[batch, idx]
 
 
 def rows_ready(feature_map: torch.Tensor) -> torch.Tensor:
-    """The same (N, C, h, w) map stored channels-last, so that ``map_rows`` of it is a view.
-    Gathering whole rows is several times faster than gathering channel-strided elements;
-    make this copy once per map (per region at inference), not per query chunk."""
+    """The same (N, C, h, w) map stored channels-last, so that ``gather`` reads whole rows:
+    several times faster than channel-strided elements. Make this copy once per map (per
+    region at inference), not per query chunk."""
     return feature_map.contiguous(memory_format=torch.channels_last)
-
-
-def map_rows(feature_map: torch.Tensor, copy: bool = True) -> torch.Tensor:
-    """(N, C, h, w) -> (N, h*w, C): a view for a ``rows_ready`` map; otherwise a contiguous
-    copy, or (copy=False) a channel-strided view."""
-    n, c = feature_map.shape[:2]
-    if not copy and not feature_map.is_contiguous(memory_format=torch.channels_last):
-        return feature_map.flatten(2).transpose(1, 2)
-    return feature_map.permute(0, 2, 3, 1).reshape(n, -1, c)
-
-
-def gather_rows(rows: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """rows (N, h*w, C) from ``map_rows``, idx (N, ...) -> (N, ..., C)."""
-    n = rows.shape[0]
-    batch = torch.arange(n, device=idx.device).view(n, *([1] * (idx.dim() - 1)))
-    return rows[batch, idx]
 
 
 def sample_bilinear_border(image: torch.Tensor, coord: torch.Tensor, full_hw: tuple[int, int],

@@ -28,8 +28,8 @@ DEFAULT_MEMORY_BYTES = 2 * 1024 ** 3
 _ENCODE_SHARE = 0.6  # of the budget for one tile's encoder activations and maps
 # Queries decoded at once on a CPU, at most: bigger chunks do not make the matrix products
 # faster, and their per-layer tensors (queries x 4 corners x 256 floats) outgrow what the C
-# allocator recycles, so every chunk pays for fresh pages. Measured (1 thread, EDSR, 480x640
-# output): LIIF 32 -> 42 kpx/s, DDIR 15.5 -> 20.4 kpx/s with 2048 instead of the budget's chunk.
+# allocator recycles, so every chunk pays for fresh pages. Measured (1 thread, EDSR, 120x160 ->
+# 480x640): LIIF 30.7 -> 36.5 kpx/s, DDIR 15.7 -> 20.6 kpx/s with 2048 instead of the budget's chunk.
 # GPUs keep the budget's chunk: their caching allocator has no such cost.
 MAX_CPU_CHUNK_QUERIES = 2048
 

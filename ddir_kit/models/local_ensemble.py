@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from .base import crop_map, latent_conv, unfold3x3
-from .coords import Corners, gather_rows, map_rows, rows_ready
+from .coords import Corners, gather, rows_ready
 from .mlp import MLP
 
 
@@ -28,9 +28,8 @@ def decode_reference(mlp: MLP, latent: torch.Tensor, corners: Corners, cell_rel:
     """latent (N, 9C, h, w) over the corners' region; extras: (N, Q, k) per-query inputs
     appended after the cell. Returns the blended (N, Q, out), or (N, Q, 4, out) if not blend."""
     preds = []
-    rows = map_rows(latent)
     for k in range(4):
-        inp = torch.cat([gather_rows(rows, corners.idx[..., k]), corners.rel_coord[:, :, k], cell_rel, *extras], dim=-1)
+        inp = torch.cat([gather(latent, corners.idx[..., k]), corners.rel_coord[:, :, k], cell_rel, *extras], dim=-1)
         preds.append(mlp(inp))
     preds = torch.stack(preds, dim=2)
     return blend_corners(preds, corners) if blend else preds
@@ -44,7 +43,7 @@ def decode_fast(mlp: MLP, z: torch.Tensor, corners: Corners, cell_rel: torch.Ten
     n, q = corners.idx.shape[:2]
     small = [corners.rel_coord] + [t.unsqueeze(2).expand(n, q, 4, t.shape[-1]) for t in (cell_rel, *extras)]
     small = torch.cat(small, dim=-1)  # (N, Q, 4, 4 + extras): every non-latent input of the first layer
-    h1 = gather_rows(map_rows(z), corners.idx)  # (N, Q, 4, hidden)
+    h1 = gather(z, corners.idx)  # (N, Q, 4, hidden)
     # one addmm adds all the small columns in a single pass over the (N, Q, 4, hidden) tensor
     # (measured: faster than separate adds, and than an in-place addmm_ on the gathered rows)
     h1 = torch.addmm(h1.view(-1, h1.shape[-1]), small.view(-1, small.shape[-1]),

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import ImplicitSRModel, RegionState, crop_map, receptive_radius_px
-from .coords import gather_rows, local_corners, map_rows, rows_ready, sample_bilinear_border
+from .coords import gather, local_corners, rows_ready, sample_bilinear_border
 from .encoders import build_encoder
 from .local_ensemble import blend_corners, rel_cell
 from .mlp import MLP
@@ -54,8 +54,8 @@ class LTE(ImplicitSRModel):
         corners = local_corners(coord, state.full_hw, state.box)
         n, q = coord.shape[:2]
         if self.decode_path == "fast":
-            q_coef = gather_rows(map_rows(state.maps["coef"]), corners.idx)  # (N, Q, 4, 256)
-            q_freq = gather_rows(map_rows(state.maps["freq"]), corners.idx)
+            q_coef = gather(state.maps["coef"], corners.idx)  # (N, Q, 4, 256)
+            q_freq = gather(state.maps["freq"], corners.idx)
         else:
             q_coef, q_freq = self._grid_sample_corners(state, coord)
         # frequency k is channels (2k, 2k+1) = (y, x)
