@@ -22,3 +22,15 @@ def city100_dir() -> Path:
     if not (path / "nikon_001H.png").is_file():
         pytest.skip(f"City100 test pairs not found at {path}")
     return path
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module: on a shared, loaded CPU two OpenMP threads spin against
+    each other (100x slower here)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

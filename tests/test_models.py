@@ -18,14 +18,8 @@ from ddir_kit.models.inference import parse_bytes, plan_tiles
 
 LEARNED = [m for m in METHODS if m != "bicubic"]
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # on a shared, loaded CPU, two OpenMP threads spin against each other (100x slower here)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 SMALL = {"encoder_args": {"n_resblocks": 2, "n_feats": 16}, "hidden_list": [32, 32]}
 SMALL_RDN = {"encoder_args": {"G0": 16, "D": 2, "C": 2, "G": 8}, "hidden_list": [32, 32]}
 

@@ -13,13 +13,7 @@ from ddir_kit.models import make_model, save_checkpoint, upscale
 
 SMALL = {"encoder_args": {"n_resblocks": 1, "n_feats": 8}, "hidden_list": [16]}
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -20,14 +20,7 @@ from ddir_kit.models.coords import make_cell, make_coord
 SCALE = 3  # City100's Nikon pairs are about x2.9 natively (see its README)
 MARGIN_DB = 1.0
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # on a shared, loaded CPU, two OpenMP threads spin against each other (100x slower here)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _pair(city100_dir, hr_side: int) -> tuple[torch.Tensor, torch.Tensor]:
