@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ..devices import resolve_device
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -31,6 +33,7 @@ class DistContext:
 
 def init_distributed(device: str = "cpu") -> DistContext:
     """Join the process group torchrun describes (if any); the device is per-rank on CUDA."""
+    resolve_device(device)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistContext(device=device)

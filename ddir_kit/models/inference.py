@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..devices import resolve_device
 from ..errors import DdirKitError
 
 from .bicubic import BicubicUpsampler, resize_bicubic
@@ -160,7 +161,7 @@ def upscale_file(image: str | Path, checkpoint: str | Path, out: str | Path, sca
 
     if (scale is None) == (size_px is None):
         raise DdirKitError("give exactly one of --scale and --size")
-    dev = _device(device)
+    dev = resolve_device(device)
     photo = read_photo(image)
     w, h = photo.size
     if size_px is None:
@@ -177,13 +178,3 @@ def upscale_file(image: str | Path, checkpoint: str | Path, out: str | Path, sca
     rgb = sr.permute(1, 2, 0).cpu().numpy()
     write_image(out, rgb, bit_depth=photo.bit_depth)
     return UpscaleResult(Path(out), (w, h), size_px, photo.bit_depth, model.spec["method"])
-
-
-def _device(name: str) -> torch.device:
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise DdirKitError(f"unknown device {name!r}; use cpu or cuda") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DdirKitError("--device cuda asked for, but this torch build sees no CUDA device")
-    return dev
