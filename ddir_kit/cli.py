@@ -595,7 +595,10 @@ def upscale(image, checkpoint, out, scale, size, device, max_memory):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--fast", is_flag=True, help="a smaller run (CI): fewer scenes and shots, one epoch")
 @click.option("--keep-going", is_flag=True, help="run the stages that do not need a failed one")
-def demo(out, seed, fast, keep_going):
+@click.option("--device", default="cpu", show_default=True, help="where the bench trains and tests: cpu or cuda")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="train each method this many epochs (default 10; 100 takes about a minute a method on a GPU)")
+def demo(out, seed, fast, keep_going, device, epochs):
     """Run the whole flow on the virtual zoom camera and write OUT/report.md.
 
     Calibrate a virtual zoom lens from a checkerboard sweep, shoot scenes at the calibrated
@@ -609,7 +612,10 @@ def demo(out, seed, fast, keep_going):
     from .demo.pipeline import STAGE_TITLES, run_demo
     from .demo.report import write_report
 
-    config = demo_config(fast, seed)
+    from .devices import resolve_device
+
+    resolve_device(device)  # before minutes of stages, not at the bench
+    config = demo_config(fast, seed, device, epochs)
     started = {}
 
     def on_start(name):

@@ -73,3 +73,31 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path):
     finally:
         os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("args", [["bench", "--data", "ds", "--out", "o"], ["demo", "--out", "o"],
+                                  ["train", "--method", "liif", "--data", "ds", "--out", "o"]])
+def test_a_device_this_machine_lacks_is_refused_before_any_work(tmp_path, monkeypatch, args):
+    import cv2
+    import numpy as np
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    for split in ("Train", "Test"):
+        for folder, px in (("HR2", 32), ("LR2", 16)):
+            (tmp_path / "ds" / split / folder).mkdir(parents=True)
+            cv2.imwrite(str(tmp_path / "ds" / split / folder / "a.png"), np.full((px, px, 3), 128, np.uint8))
+    device = "tpu" if torch.cuda.is_available() else "cuda"
+    result = CliRunner().invoke(cli, [*args, "--device", device])
+    assert result.exit_code != 0 and device in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_demo_epochs_set_the_training_length_and_its_lr_step():
+    from ddir_kit.demo.config import demo_config
+
+    cfg = demo_config(False, 0, "cpu", 100)
+    assert cfg.profile_overrides["epochs"] == 100 and cfg.profile_overrides["lr_milestones_epochs"] == [80]
+    assert demo_config(False, 0).profile_overrides["epochs"] == 10
+    with pytest.raises(ValueError):
+        demo_config(True, 0, "cpu", 0)

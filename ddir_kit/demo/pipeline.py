@@ -90,7 +90,8 @@ def _claim(out: Path, config: DemoConfig) -> None:
     if path.is_file():
         old = read_json(path)
         if old.get("config") != _jsonable(config.to_dict()):
-            raise DdirKitError("holds a demo run with other settings (seed or --fast); use another --out", out)
+            raise DdirKitError("holds a demo run with other settings (seed, --fast, --device or --epochs); "
+                              "use another --out", out)
     else:
         atomic_write_json(path, {"config": _jsonable(config.to_dict())})
 
@@ -262,7 +263,8 @@ def _stage_bench(out: Path, cfg: DemoConfig, log) -> dict:
     from ..benchmark.profiles import load_profile
 
     profile = load_profile(cfg.profile, dict(cfg.profile_overrides))
-    result = run_bench(list(cfg.methods), out / "dataset", out / "bench", profile, encoder=cfg.encoder, log=log)
+    result = run_bench(list(cfg.methods), out / "dataset", out / "bench", profile, encoder=cfg.encoder,
+                       device=cfg.device, log=log)
     rows = [dict(method=r.method, encoder=r.encoder, scale=float(r.scale), n_images=r.n_images,
                  psnr_y=r.psnr_y, ssim_y=r.ssim_y) for r in result.rows]
     return dict(rows=rows, profile=profile.name, profile_notes=profile.notes,
