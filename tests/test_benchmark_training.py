@@ -106,6 +106,22 @@ def test_two_torchrun_cpu_processes_match_one_process_with_the_same_global_batch
     assert max(diffs) < 1e-5
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_training_on_cuda_follows_the_cpu_run(small_dataset, tmp_path):
+    # Batches are drawn on the CPU from the same seed, so with TF32 off the losses logged at
+    # every iteration agree to float rounding; a wrong gradient on the GPU would drift apart.
+    env = dict(os.environ, OMP_NUM_THREADS="1", NVIDIA_TF32_OVERRIDE="0")
+    runs = {}
+    for device in ("cpu", "cuda"):
+        runs[device] = tmp_path / device
+        cmd = _train_cmd(small_dataset, runs[device], 2, ["--set", "num_workers=0", "--device", device])
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-3000:]
+    cpu, gpu = ([float(row["loss"]) for row in csv.DictReader((runs[d] / "log.csv").open())] for d in runs)
+    assert len(cpu) == len(gpu) == 8
+    assert max(abs(a - b) / a for a, b in zip(cpu, gpu)) < 1e-3
+
+
 @pytest.fixture(scope="module")
 def tiny_run(small_dataset, tmp_path_factory):
     """A finished one-epoch EDSR-LIIF run on the small dataset."""
