@@ -5,7 +5,11 @@ Both paths are timed alternately in one run (the CPU is shared, so only side-by-
 mean much); each step's floating-point work is counted with torch's FlopCounterMode and
 compared with this CPU's fp32 matmul peak, measured here with a large torch.mm.
 
-    python benchmarks/train_step_speed.py [--threads 1] [--rounds 3] [--device cpu|cuda] [--results ...]
+    python benchmarks/train_step_speed.py [--threads 1] [--rounds 3] [--device cpu|cuda]
+        [--allocator kit|system] [--results ...]
+
+On the CPU the steps run with the allocator settings `ddir-kit train` uses
+(ddir_kit/benchmark/cpu_allocator.py); `--allocator system` keeps glibc's defaults.
 
 Goal (issue 7): fast at least 1.5x faster than reference (on the CPU). On CUDA the steps run with
 torch's default precision settings (TF32 convolutions, fp32 matmuls) and the peak is an fp32
@@ -90,16 +94,21 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--methods", default="liif,ddir")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--allocator", choices=("kit", "system"), default="kit")
     ap.add_argument("--results", default=str(REPO / "benchmarks" / "results" / "train_step_speed.md"))
     args = ap.parse_args()
 
     import torch
 
     from _machine import machine_lines
+    from ddir_kit.benchmark.cpu_allocator import keep_freed_memory
     from ddir_kit.models import make_model
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    kept = device.type == "cpu" and args.allocator == "kit" and keep_freed_memory()
+    allocator = ("freed memory kept in the process (as `ddir-kit train` runs)" if kept
+                 else "the C library's default allocator settings")
     peak_n = 8192 if device.type == "cuda" else 2048
     gen = torch.Generator().manual_seed(0)
     batch = make_batch(gen, device)
@@ -128,7 +137,7 @@ def main() -> None:
     lines = ["# training-step speed: fast vs reference decoding path", "",
              f"Batch {BATCH}, {PATCH_PX}x{PATCH_PX} LR patches, {QUERIES} queries per patch (x{SCALE} HR grid), "
              f"forward + L1 loss + backward + Adam; median of {args.rounds} alternating rounds; "
-             f"device {device.type}, {args.threads} torch thread(s).", "",
+             f"device {device.type}, {args.threads} torch thread(s); {allocator}.", "",
              f"fp32 matmul peak measured in this run ({peak_n}^3 torch.mm, TF32 off, best of 5, before and after): "
              f"{peak / 1e9:.1f} GFLOP/s", "",
              "| model | path | step (s) | speed-up | GFLOP per step | GFLOP/s | fraction of matmul peak |",

@@ -30,6 +30,7 @@ import torch
 from ..errors import DdirKitError
 from ..fileio import atomic_path, atomic_write_json, atomic_write_text, read_json
 from .datasets import SRDataset, load_cache, open_dataset
+from .cpu_allocator import keep_freed_memory
 from .distributed import DistContext, barrier, init_distributed
 from .profiles import Profile
 from .sampler import BatchStream, SamplerConfig, TrainPatches, worker_init
@@ -104,6 +105,7 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
         raise DdirKitError("dataset has no Train split to train on", ds.root)
     if ctx.device == "cpu":
         torch.set_num_threads(profile.torch_threads)
+        keep_freed_memory()
     random.seed(profile.seed)
     np.random.seed(profile.seed)
     torch.manual_seed(profile.seed)
