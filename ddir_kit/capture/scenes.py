@@ -70,8 +70,11 @@ class PlanarTexture:
         if min(tx, ty) >= texel_mm * 0.999:
             return self
         x0, y0, x1, y1 = self.extent_mm
-        w = max(2, int(round((x1 - x0) / texel_mm)))
-        h = max(2, int(round((y1 - y0) / texel_mm)))
+        # Never finer than now along either axis: with one axis enlarged, cv2.resize's
+        # INTER_AREA falls back to bilinear for both and shifted non-square-texel textures by
+        # a third of a texel (tests/test_virtual_camera_render.py).
+        w = min(self.image.shape[1], max(2, int(round((x1 - x0) / texel_mm))))
+        h = min(self.image.shape[0], max(2, int(round((y1 - y0) / texel_mm))))
         # A box (area) filter alone leaves strong side lobes: fine periodic detail would
         # survive as moire. A Gaussian of sigma (ratio - 1) / 2 first (as skimage's rescale
         # does) removes what the new texel grid cannot hold.

@@ -87,6 +87,15 @@ class ShotGeometry:
         d["pose"] = TripodPose(**d.get("pose", {}))
         return cls(**d)
 
+    def subsampled(self, k: int) -> "ShotGeometry":
+        """The same view on a grid k times finer: fine pixel (U, V) is the point
+        ((U + 0.5) / k - 0.5, (V + 0.5) / k - 0.5) of this grid (pixel-centre convention)."""
+        if k == 1:
+            return self
+        return dataclasses.replace(self, width_px=k * self.width_px, height_px=k * self.height_px,
+                                   focal_px=k * self.focal_px, cx_px=k * (self.cx_px + 0.5) - 0.5,
+                                   cy_px=k * (self.cy_px + 0.5) - 0.5)
+
     @property
     def half_diagonal_px(self) -> float:
         return 0.5 * math.hypot(self.width_px, self.height_px)
