@@ -332,10 +332,13 @@ def simulate_scenes(out, n_scenes, calibration, scales, sensor, seed, bit_depth,
 @click.option("--jobs", type=int, default=1, show_default=True, help="worker processes")
 @click.option("--shard", default="1/1", show_default=True, help="i/N: the i-th of N shares of the scenes")
 @click.option("--radial", is_flag=True, help="also fit a relative radial-distortion term")
+@click.option("--pool-radial/--no-pool-radial", default=True, show_default=True,
+              help="batch with --radial: one radial term per scale, the median of the scenes' fits "
+                   "(off for a folder that mixes cameras, lenses or focal settings)")
 @click.option("--perspective", is_flag=True, help="fit a homography (pan/tilt between shots) instead of an affine")
 @click.option("--colour-transfer", is_flag=True, help="RealSR's colour correction of lr.png (off: DDIR models it)")
 @click.option("--interpolation", type=click.Choice(["lanczos", "bicubic"]), default="lanczos", show_default=True)
-def register(captures, out, hr_photo, lr_photo, scale, inspect_dir, jobs, shard, radial, perspective,
+def register(captures, out, hr_photo, lr_photo, scale, inspect_dir, jobs, shard, radial, pool_radial, perspective,
              colour_transfer, interpolation):
     """Align LR to HR photos into exact-scale pairs.
 
@@ -377,7 +380,8 @@ def register(captures, out, hr_photo, lr_photo, scale, inspect_dir, jobs, shard,
         scale_txt = f"x{row['scale']:g}" if isinstance(row.get("scale"), (int, float)) else ""
         click.echo(f"{row['scene']} {scale_txt}: {row['status']}" + (f" - {row['reason']}" if row.get("reason") else ""))
 
-    report = register_captures(captures, out, jobs=jobs, shard=parse_shard(shard), config=config, on_pair=show)
+    report = register_captures(captures, out, jobs=jobs, shard=parse_shard(shard), config=config,
+                               pool_radial=pool_radial, on_pair=show)
     counts = {k: report.count(k) for k in ("ok", "rejected", "failed", "skipped")}
     click.echo(", ".join(f"{v} {k}" for k, v in counts.items()) + f"; report: {Path(out) / 'report.csv'}")
     if counts["ok"] + counts["skipped"] == 0:

@@ -69,3 +69,35 @@ def test_planted_moving_object_and_failed_exposures_are_rejected_with_a_reason(f
     assert rows["2.0"]["status"] == "rejected" and "local misfit" in rows["2.0"]["reason"]
     assert rows["2.5"]["status"] == "rejected" and "underexposed" in rows["2.5"]["reason"]
     assert rows["3.0"]["status"] == "rejected" and "exposed" in rows["3.0"]["reason"]
+
+
+@pytest.fixture(scope="module")
+def distorted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("vc_distorted")
+    _run(["capture", "simulate", "scenes", str(root / "captures"), "--scenes", "3", "--scales", "2,3",
+          "--sensor", "480x320", "--distortion", "--seed", "5"])
+    return root
+
+
+def test_the_radial_term_is_pooled_per_scale_and_a_rerun_skips_every_pair(distorted):
+    aligned = distorted / "aligned"
+    _run(["register", str(distorted / "captures"), "--out", str(aligned), "--radial"])
+    for tag in ("x2", "x3"):
+        recs = [json.loads(p.read_text()) for p in sorted(aligned.glob(f"scene_*/{tag}/pair.json"))]
+        assert len(recs) == 3 and all(r["status"] == "ok" for r in recs), [r["reason"] for r in recs]
+        own = [r["radial_pooled"]["own_fit_k1"] for r in recs]
+        assert len(set(own)) == 3  # each scene's own fit differs ...
+        for r in recs:  # ... and each pair now uses their median
+            assert r["radial_pooled"]["k1"] == pytest.approx(float(np.median(own)), abs=1e-15)
+            assert r["radial"]["k1"] == r["radial_pooled"]["k1"] == r["config"]["radial_k1"]
+            assert r["radial_pooled"]["pairs"] == 3
+    out = _run(["register", str(distorted / "captures"), "--out", str(aligned), "--radial"])
+    assert "0 ok, 0 rejected, 0 failed, 6 skipped" in out
+
+
+def test_pooling_is_off_on_request_and_in_a_sharded_run(distorted, tmp_path):
+    _run(["register", str(distorted / "captures"), "--out", str(tmp_path / "a"), "--radial", "--no-pool-radial"])
+    _run(["register", str(distorted / "captures"), "--out", str(tmp_path / "b"), "--radial", "--shard", "1/2"])
+    recs = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("*/scene_*/x*/pair.json"))]
+    assert len(recs) == 6 + 2 and not any("radial_pooled" in r for r in recs)
+    assert all(r["config"]["radial_k1"] is None and r["radial"]["k1"] != 0 for r in recs)

@@ -74,6 +74,8 @@ class FineConfig:
     radial: fit the relative radial term k1. vignetting: fit the relative vignetting v1, v2.
     perspective: fit a homography instead of an affine (two more terms; a camera that pans or
         tilts a little between the zoom shots maps the frame by a homography).
+    radial_k1_fixed: with radial, apply this k1 instead of fitting it (known from other pairs
+        shot at the same two focal lengths, see register_captures).
     """
 
     irls_eps: float = 0.1
@@ -86,6 +88,7 @@ class FineConfig:
     radial: bool = False
     perspective: bool = False
     vignetting: bool = True
+    radial_k1_fixed: float | None = None
     seed: int = 0
 
 
@@ -118,7 +121,8 @@ def fine_align(template: np.ndarray, moving: np.ndarray, init_grid_to_lr: np.nda
     rng = np.random.default_rng(config.seed)
 
     a = _as_3x3(init_grid_to_lr)
-    k1, gain, offset, vig, quad = 0.0, 1.0, 0.0, (0.0, 0.0), 0.0
+    k1 = config.radial_k1_fixed if config.radial and config.radial_k1_fixed is not None else 0.0
+    gain, offset, vig, quad = 1.0, 0.0, (0.0, 0.0), 0.0
     iterations = []
     converged = False
     stats = {}
@@ -149,7 +153,8 @@ class _Level:
         self.config = config
         self.radial = config.radial
         self.active = [i for i in range(11) if config.vignetting or i not in (_V1, _V2)]
-        self.active += ([_K] if config.radial else []) + ([_Q1, _Q2] if config.perspective else [])
+        fit_k1 = config.radial and config.radial_k1_fixed is None
+        self.active += ([_K] if fit_k1 else []) + ([_Q1, _Q2] if config.perspective else [])
         self.centre = np.asarray(centre, np.float64)
         self.norm = float(norm)
         h, w = tpl.shape

@@ -9,6 +9,15 @@ same settings. Pairs run in a process pool (``jobs``); ``shard`` (i, N) takes th
 contiguous shares of the scenes so that several machines can split one capture folder (they
 may share one output folder: each pair lives in its own folder, and report.csv and
 manifest.json are rebuilt from every pair.json present).
+
+With the radial term on, a second pass pools it: every scene shot at one scale used the same
+two focal lengths of the same lens, so their relative distortion is one number, while each
+pair's own fit of it is pulled by where that scene happens to have texture (a textureless
+corner leaves it free). The median of the pairs' own fits at a scale (three pairs at least)
+is then applied to each of them and the rest of the map refitted; pair.json records it under
+``radial_pooled`` with the pair's own fit. Turn it off (``pool_radial=False``) for a folder
+that mixes cameras, lenses or focal settings at one scale; a sharded run does not pool
+(no shard sees every scene).
 """
 
 from __future__ import annotations
@@ -16,7 +25,8 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-from dataclasses import dataclass, field
+import statistics
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -30,6 +40,7 @@ from .register_pair import RegistrationConfig, register_pair
 
 REPORT_CSV = "report.csv"
 MANIFEST_JSON = "manifest.json"
+MIN_POOLED_PAIRS = 3
 REPORT_FIELDS = ["scene", "scale", "status", "reason", "scale_measured", "hr_crop", "lr_size",
                  "residual_median_abs", "zncc", "local_bad_tiles", "local_shift_max_px", "coarse_method", "seconds"]
 
@@ -95,53 +106,87 @@ def shard_scenes(jobs: list[PairJob], shard: tuple[int, int]) -> list[PairJob]:
 
 def register_captures(captures_dir: str | Path, out_dir: str | Path, *, jobs: int = 1,
                       shard: tuple[int, int] = (1, 1), config: RegistrationConfig = RegistrationConfig(),
-                      on_pair: Callable[[dict], None] | None = None) -> BatchReport:
+                      pool_radial: bool = True, on_pair: Callable[[dict], None] | None = None) -> BatchReport:
     """Register a capture folder into ``out_dir``; see the module docstring.
 
-    on_pair: called with each pair's report row as it finishes (the CLI prints progress).
+    on_pair: called with each pair's report row as it finishes (the CLI prints progress; a pair
+    refitted with the pooled radial term is reported again).
     """
     out = Path(out_dir)
     all_jobs, problems = find_pair_jobs(captures_dir, out)
     my_jobs = shard_scenes(all_jobs, shard)
     my_scenes = {j.scene for j in my_jobs}
-    report = BatchReport()
-    for row in problems:
-        report.rows.append(row)
+    rows: dict = {}
+
+    def record(key, row):
+        rows[key] = row
         if on_pair:
             on_pair(row)
+
+    for i, row in enumerate(problems):
+        record(("problem", i), row)
     _remove_stale_work(out, my_scenes)
     todo = []
     for job in my_jobs:
         if _is_done(job, config):
-            row = {**_row_from_pair_json(job.scene, job.out_dir / "pair.json"), "status": "skipped",
-                   "reason": "done in an earlier run (same inputs and settings)"}
-            report.rows.append(row)
-            if on_pair:
-                on_pair(row)
+            record(job, {**_row_from_pair_json(job.scene, job.out_dir / "pair.json"), "status": "skipped",
+                         "reason": "done in an earlier run (same inputs and settings)"})
         else:
-            todo.append(job)
-    if jobs > 1 and len(todo) > 1:
-        with process_pool(jobs) as pool:
-            for row in pool.map(_run_job, todo, [config] * len(todo)):
-                report.rows.append(row)
-                if on_pair:
-                    on_pair(row)
-    else:
-        for job in todo:
-            row = _run_job(job, config)
-            report.rows.append(row)
-            if on_pair:
-                on_pair(row)
+            todo.append((job, config, None))
+    for job, row in _run_all(todo, jobs):
+        record(job, row)
+    if pool_radial and config.radial and config.radial_k1 is None and shard == (1, 1):
+        for job, row in _run_all(_pooled_radial_jobs(my_jobs, config), jobs):
+            record(job, row)
+    report = BatchReport(list(rows.values()))
     write_report(out, extra_rows=[r for r in report.rows if r["status"] == "failed"])
     return report
 
 
-def _run_job(job: PairJob, config: RegistrationConfig) -> dict:
+def _run_all(todo: list, jobs: int):
+    """(job, row) for each (job, config, notes), in a process pool when there is work for one."""
+    if jobs > 1 and len(todo) > 1:
+        with process_pool(jobs) as pool:
+            yield from zip((t[0] for t in todo), pool.map(_run_job, *zip(*todo)))
+    else:
+        for job, cfg, notes in todo:
+            yield job, _run_job(job, cfg, notes)
+
+
+def _pooled_radial_jobs(jobs: list[PairJob], config: RegistrationConfig) -> list:
+    """(job, config with the pooled k1, notes) for every ok pair not yet refitted with it."""
+    own, by_scale = {}, {}
+    for job in jobs:
+        path = job.out_dir / "pair.json"
+        if not path.is_file():
+            continue
+        rec = read_json(path)
+        pooled = rec.get("radial_pooled")
+        k1 = pooled["own_fit_k1"] if pooled else (rec.get("radial") or {}).get("k1")
+        if (rec.get("status") == "ok" or pooled) and k1 is not None:
+            own[job] = float(k1)
+            by_scale.setdefault(job.scale, []).append(job)
+    todo = []
+    for scale, members in by_scale.items():
+        if len(members) < MIN_POOLED_PAIRS:
+            continue
+        k1 = statistics.median(own[j] for j in members)
+        for job in members:
+            done = (read_json(job.out_dir / "pair.json").get("radial_pooled") or {}).get("k1")
+            if done is not None and abs(done - k1) <= 1e-12:
+                continue
+            notes = {"radial_pooled": {"k1": k1, "own_fit_k1": own[job], "pairs": len(members),
+                                       "rule": "median of the own fits of the pairs registered at this scale"}}
+            todo.append((job, replace(config, radial_k1=k1), notes))
+    return todo
+
+
+def _run_job(job: PairJob, config: RegistrationConfig, notes: dict | None = None) -> dict:
     import time
 
     t0 = time.perf_counter()
     try:
-        register_pair(job.hr, job.lr, job.scale, job.out_dir, config)
+        register_pair(job.hr, job.lr, job.scale, job.out_dir, config, notes)
     except DdirKitError as e:
         return {"scene": job.scene, "scale": float(job.scale), "status": "failed", "reason": str(e),
                 "seconds": round(time.perf_counter() - t0, 2)}
@@ -157,6 +202,8 @@ def _is_done(job: PairJob, config: RegistrationConfig) -> bool:
     try:
         rec = read_json(path)
         src = rec.get("sources", {})
+        if rec.get("radial_pooled"):  # refitted by the pooling pass: judged by its first-pass settings
+            config = replace(config, radial_k1=rec["config"]["radial_k1"])
         return (rec.get("config") == _jsonable(config.to_dict())
                 and src.get("hr", {}).get("sha256") == sha256_file(job.hr)
                 and src.get("lr", {}).get("sha256") == sha256_file(job.lr))

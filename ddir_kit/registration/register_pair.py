@@ -39,7 +39,8 @@ PAIR_JSON_VERSION = 1
 
 @dataclass(frozen=True)
 class RegistrationConfig:
-    """radial: also fit the relative radial term. perspective: fit a homography (pan or tilt
+    """radial: also fit the relative radial term (radial_k1: apply this value instead of fitting
+    it; a batch run pools it over the scenes shot at one scale). perspective: fit a homography (pan or tilt
     between the shots) instead of an affine; pair.json then adds lr_to_hr_h. margin_lr_px: keep the LR grid this far inside
     the LR photo. min_zncc: lowest global correlation after alignment. max_clipped_fraction,
     min_contrast: exposure gates (contrast = std of the green channel, 0..255 scale).
@@ -54,6 +55,7 @@ class RegistrationConfig:
 
     radial: bool = False
     perspective: bool = False
+    radial_k1: float | None = None
     margin_lr_px: float = 4.0
     min_zncc: float = 0.85
     max_clipped_fraction: float = 0.4
@@ -169,7 +171,8 @@ def register_arrays(hr_rgb: np.ndarray, lr_rgb: np.ndarray, scale, config: Regis
 
     centre = ((lr_size_photo[0] - 1) / 2.0, (lr_size_photo[1] - 1) / 2.0)
     norm = 0.5 * float(np.hypot(*lr_size_photo))
-    fine_cfg = FineConfig(**{**asdict(config.fine), "radial": config.radial, "perspective": config.perspective})
+    fine_cfg = FineConfig(**{**asdict(config.fine), "radial": config.radial, "perspective": config.perspective,
+                             "radial_k1_fixed": config.radial_k1})
     hr_to_grid = invert_affine(grid_to_hr_affine(sf, pre_crop[:2]))
     fit_mask, a_fit = t_mask, a_crop
     # Pass 1 fits the whole frame. Where tiles then disagree (an object in one photo only,
@@ -383,23 +386,24 @@ def _crop_of_tiles(crop, keep_tiles, shift_map: LocalShiftMap, s: Fraction):
 
 
 def register_pair(hr_path: str | Path, lr_path: str | Path, scale, out_dir: str | Path,
-                  config: RegistrationConfig = RegistrationConfig()) -> PairRegistration:
+                  config: RegistrationConfig = RegistrationConfig(), notes: dict | None = None) -> PairRegistration:
     """Register one pair of photo files and write ``out_dir/{hr.png, lr.png, pair.json}``.
 
     The folder appears complete or not at all (written beside it, then renamed). Rejected
     pairs get pair.json with the reason, plus the images when a map exists (for
     `register --inspect`; `crop` uses only status 'ok'). Unreadable input raises DdirKitError.
+    notes: extra top-level entries for pair.json (the batch's pooled radial term).
     """
     hr, lr = read_photo(hr_path), read_photo(lr_path)
     result = register_arrays(hr.rgb, lr.rgb, scale, config)
     write_pair_folder(out_dir, result, hr, lr, config,
                       sources={"hr": {"file": str(hr_path), "sha256": sha256_file(hr_path)},
-                               "lr": {"file": str(lr_path), "sha256": sha256_file(lr_path)}})
+                               "lr": {"file": str(lr_path), "sha256": sha256_file(lr_path)}}, notes=notes)
     return result
 
 
 def write_pair_folder(out_dir: str | Path, result: PairRegistration, hr: Photo, lr: Photo,
-                      config: RegistrationConfig, sources: dict | None = None) -> Path:
+                      config: RegistrationConfig, sources: dict | None = None, notes: dict | None = None) -> Path:
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
@@ -418,6 +422,7 @@ def write_pair_folder(out_dir: str | Path, result: PairRegistration, hr: Photo, 
         record["hr_photo_size"], record["lr_photo_size"] = list(hr.size), list(lr.size)
         record["sources"] = sources or {}
         record["config"] = config.to_dict()
+        record.update(notes or {})
         atomic_write_json(tmp / "pair.json", record)
         if out_dir.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
