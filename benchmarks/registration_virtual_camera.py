@@ -20,6 +20,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from click.testing import CliRunner
@@ -31,10 +32,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from registration_vs_ecc import machine  # noqa: E402
 
-from ddir_kit.capture.photo_io import read_rgb  # noqa: E402
 from ddir_kit.cli import cli  # noqa: E402
 from ddir_kit.registration.pair_map import PairMap, apply_affine, grid_to_hr_affine  # noqa: E402
-from ddir_kit.registration.register_pair import RegistrationConfig, register_arrays  # noqa: E402
+from ddir_kit.registration.register_captures import register_captures  # noqa: E402
+from ddir_kit.registration.register_pair import RegistrationConfig  # noqa: E402
 
 SCALES = "1.5,2,2.5,3,3.5,4"
 
@@ -72,23 +73,29 @@ def main() -> None:
         configs = {"affine (default)": RegistrationConfig(radial=args.distortion),
                    "perspective": RegistrationConfig(radial=args.distortion, perspective=True)}
         rows = []
+        # the batch command, as a user runs it (with the radial term, pooled per scale)
+        for i, (name, cfg) in enumerate(configs.items()):
+            register_captures(work, work.parent / f"{work.name}-aligned-{i}", jobs=2, config=cfg)
         for scene in sorted(p for p in work.iterdir() if p.is_dir()):
             truth = json.loads((scene / "truth.json").read_text())
-            hr = read_rgb(scene / "hr.png")
             for lr_truth in truth["lr"]:
-                lr = read_rgb(scene / lr_truth["file"])
                 grid = np.load(scene / lr_truth["grid"]["file"])
-                for name, cfg in configs.items():
-                    res = register_arrays(hr, lr, lr_truth["scale"], cfg)
+                tag = lr_truth["file"][len("lr_"):].rsplit(".", 1)[0]
+                for i, name in enumerate(configs):
+                    rec = json.loads((work.parent / f"{work.name}-aligned-{i}" / scene.name / tag / "pair.json").read_text())
+                    res = SimpleNamespace(scale=rec["scale"], hr_crop=rec["hr_crop"], lr_size=rec["lr_size"],
+                                          pair_map=PairMap.from_dict(rec))
                     ea, eg = corner_errors(res, lr_truth, grid)
-                    rows.append((scene.name, lr_truth["scale"], name, res.status, ea, eg,
+                    rows.append((scene.name, lr_truth["scale"], name, rec["status"], ea, eg,
                                  lr_truth["max_deviation_px"] / lr_truth["scale"]))
                     print(rows[-1], flush=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        for path in [work, *work.parent.glob(f"{work.name}-aligned-*")]:
+            shutil.rmtree(path, ignore_errors=True)
     lines = ["# Registration accuracy on the virtual camera", "",
              f"{args.scenes} scenes (seed {args.seed}), scales x1.5 ... x4.0, 1200x800 sensor, tripod and photometric "
-             f"disturbances on, lens distortion {'on (radial term fitted)' if args.distortion else 'off'}. Corner "
+             f"disturbances on, lens distortion {'on (radial term fitted, pooled per scale)' if args.distortion else 'off'}; "
+             "`register` on the capture folder. Corner "
              "error: the largest of the four LR-grid corners, LR px. 'vs affine': against truth.json's least-squares "
              "lr_to_hr; 'vs exact': against its dense truth grid (the true map; it departs from the affine by "
              "'truth non-affine', the grid's max_deviation_px over s).", "", f"Machine: {info}.", "",
