@@ -6,9 +6,9 @@ zero, again every step. Telling malloc never to mmap and never to trim its heap 
 next step reuse the same memory once the heap has settled (a few steps): at the paper's shapes
 on one thread, a tenth off the fast path's step and a quarter off the reference path's
 (benchmarks/results/train_step_speed.md). The price is fragmentation: peak memory there rose
-from 1.86 to 2.45 GiB and then stayed flat. A
-user who set MALLOC_MMAP_MAX_ or MALLOC_TRIM_THRESHOLD_ keeps their choice; inference does not
-call this, so the memory budgets of `upscale` and `test` are unaffected.
+from 1.86 to 2.45 GiB and then stayed flat. A user who set MALLOC_MMAP_MAX_ or
+MALLOC_TRIM_THRESHOLD_ keeps their choice; inference does not call this, so the memory budgets
+of `upscale` and `test` are unaffected.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def keep_freed_memory() -> bool:
     if any(k in os.environ for k in ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_")):
         return False
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    # mallopt returns 1 on success; the trim threshold is a size_t-sized int in the C API
+    # mallopt returns 1 on success and takes an int: 2**31 - 1 is the largest trim threshold
     ok = libc.mallopt(_M_MMAP_MAX, 0) == 1 and libc.mallopt(_M_TRIM_THRESHOLD, 2 ** 31 - 1) == 1
     _applied = ok
     return ok

@@ -229,7 +229,7 @@ def _stage_register(out: Path, cfg: DemoConfig, log) -> dict:
     errors = [p["corner_error_lr_px"] for p in pairs]
     return dict(pairs=pairs, rejected=rejected, ok=len(pairs),
                 counts={k: batch.count(k) for k in ("ok", "rejected", "failed", "skipped")},
-                model="affine + relative radial term + homography (register --radial --perspective)",
+                model="homography + relative radial term pooled per scale (register --radial --perspective)",
                 median_corner_error_lr_px=statistics.median(errors), max_corner_error_lr_px=max(errors),
                 median_best_affine_error_lr_px=statistics.median(p["best_affine_error_lr_px"] for p in pairs),
                 overlay=str(Path(overlay).relative_to(out)), overlay_pair=best["pair"])

@@ -102,8 +102,9 @@ def _registration(s: dict, cfg: DemoConfig, out: Path) -> list[str]:
              *([] if ok else [
                  "", "The map family itself fits the exact map to about 0.002 LR px, and on a photo textured up to "
                  "its corners the same estimator reaches 0.02-0.09 LR px; on these scenes the corners often fall on "
-                 "textureless sky, where the map is extrapolated, and the two shots differ in vignetting, tone and "
-                 "blur (`benchmarks/registration_error_sources.py`)."]),
+                 "textureless sky, where the map is extrapolated (the radial term is pooled over the scenes at each "
+                 "scale for that reason, but the homography is not), and the two shots differ in vignetting, tone "
+                 "and blur (`benchmarks/registration_error_sources.py`)."]),
              "", "| pair | corner error (LR px) | best affine (LR px) | scale measured | true scale |",
              "|---|---:|---:|---:|---:|"]
     for p in s["pairs"]:
