@@ -182,9 +182,8 @@ def _verdicts(psnr: dict, methods, scales, epochs) -> list[str]:
                   "methods' quality or DDIR's margin over LIIF: it shows that every stage runs and what each "
                   "costs. Comparisons between learned methods at this length of training mean little. Run "
                   "`ddir-kit demo --device cuda --epochs 100` on a GPU to train ten times longer (about four "
-                  "minutes on an H200: every learned method above bicubic at every scale there, "
-                  "`benchmarks/results/demo_cuda_e100_report.md`), and `ddir-kit bench --profile paper` for "
-                  "the paper's comparison."]
+                  "minutes on an H200, `benchmarks/results/demo_cuda_e100_report.md`), and "
+                  "`ddir-kit bench --profile paper` for the paper's comparison."]
     return lines + [""] if lines else []
 
 
