@@ -155,7 +155,7 @@ def _run_all(todo: list, jobs: int):
 
 def _pooled_radial_jobs(jobs: list[PairJob], config: RegistrationConfig) -> list:
     """(job, config with the pooled k1, notes) for every ok pair not yet refitted with it."""
-    own, by_scale = {}, {}
+    own, applied, by_scale = {}, {}, {}
     for job in jobs:
         path = job.out_dir / "pair.json"
         if not path.is_file():
@@ -165,6 +165,7 @@ def _pooled_radial_jobs(jobs: list[PairJob], config: RegistrationConfig) -> list
         k1 = pooled["own_fit_k1"] if pooled else (rec.get("radial") or {}).get("k1")
         if (rec.get("status") == "ok" or pooled) and k1 is not None:
             own[job] = float(k1)
+            applied[job] = pooled["k1"] if pooled else None
             by_scale.setdefault(job.scale, []).append(job)
     todo = []
     for scale, members in by_scale.items():
@@ -172,8 +173,7 @@ def _pooled_radial_jobs(jobs: list[PairJob], config: RegistrationConfig) -> list
             continue
         k1 = statistics.median(own[j] for j in members)
         for job in members:
-            done = (read_json(job.out_dir / "pair.json").get("radial_pooled") or {}).get("k1")
-            if done is not None and abs(done - k1) <= 1e-12:
+            if applied[job] is not None and abs(applied[job] - k1) <= 1e-12:
                 continue
             notes = {"radial_pooled": {"k1": k1, "own_fit_k1": own[job], "pairs": len(members),
                                        "rule": "median of the own fits of the pairs registered at this scale"}}
