@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The checks that need a GPU, as one short run (about 5 minutes on an H100/H200):
+# The checks that need a GPU, as one short run (56 s of command time on an H200, 2026-11-26):
 #   1. the CUDA tests (fast == reference and tiled == CPU on the GPU, GPU training == CPU run);
 #   2. the paper-profile training step, fast vs reference path, on the GPU;
 #   3. `ddir-kit upscale` time with EDSR-DDIR on the GPU.
