@@ -201,6 +201,9 @@ def test_paper_profile_is_the_models_md_recipe_and_set_overrides_are_typed():
         load_profile("quick", {"batchsize": 4})
     with pytest.raises(DdirKitError, match="expected an integer"):
         load_profile("quick", parse_set(["batch=2.5"]))
+    assert p.precision == "fp32" and load_profile("quick", {"precision": "bf16"}).precision == "bf16"
+    with pytest.raises(DdirKitError, match="precision: expected one of fp32, bf16"):
+        load_profile("quick", {"precision": "fp16"})
 
 
 def test_profile_yaml_file_extends_a_built_in(tmp_path):

@@ -91,6 +91,25 @@ def test_killed_training_resumes_to_bit_identical_weights(small_dataset, tmp_pat
     assert again.exit_code == 0 and "skipped" in again.output
 
 
+def test_bf16_training_follows_the_fp32_run_and_a_resume_keeps_the_precision(small_dataset, tmp_path):
+    # Same seed and batches: the first losses agree to bf16 rounding (about 1e-2 relative)
+    # but are not equal, which shows that autocast really ran in bf16.
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        res = CliRunner().invoke(cli, _train_cmd(small_dataset, tmp_path / precision, 1,
+                                                 ["--set", "num_workers=0", "--set", f"precision={precision}"])[3:])
+        assert res.exit_code == 0, res.output
+        losses[precision] = [float(r["loss"]) for r in csv.DictReader((tmp_path / precision / "log.csv").open())]
+    a, b = np.array(losses["fp32"][:2]), np.array(losses["bf16"][:2])
+    assert np.all(np.isfinite(losses["bf16"])) and not np.array_equal(a, b)
+    assert np.allclose(a, b, rtol=0.03)
+
+    (tmp_path / "bf16" / "model.pt").unlink()  # an unfinished run again
+    res = CliRunner().invoke(cli, _train_cmd(small_dataset, tmp_path / "bf16", 1, ["--set", "num_workers=0",
+                                                                                    "--resume"])[3:])
+    assert res.exit_code == 1 and "precision='fp32' but the run used 'bf16'" in res.output
+
+
 @pytest.mark.slow
 def test_two_torchrun_cpu_processes_match_one_process_with_the_same_global_batch(small_dataset, tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")

@@ -32,6 +32,10 @@ class Profile:
     lr_milestones_epochs: tuple = (200, 400, 600, 800)
     lr_gamma: float = 0.5
     seed: int = 0
+    # "bf16": forward pass and loss under torch.autocast (weights, gradients and Adam stay
+    # fp32); evaluation is always fp32. Off by default: it moves PSNR by tenths of a dB and
+    # only pays on hardware with native bf16 (benchmarks/demo_training_length.py).
+    precision: str = "fp32"
     # machinery
     num_workers: int = 2  # DataLoader worker processes per rank
     torch_threads: int = 2  # per process, on CPU
@@ -107,6 +111,9 @@ def _coerce(name: str, value, current):
     return str(value)
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
 def apply_overrides(profile: Profile, overrides: dict) -> Profile:
     known = {f.name: f for f in fields(Profile)}
     changes = {}
@@ -114,6 +121,8 @@ def apply_overrides(profile: Profile, overrides: dict) -> Profile:
         if key not in known or key == "name":
             raise DdirKitError(f"unknown profile key {key!r}; keys: {', '.join(k for k in known if k != 'name')}")
         changes[key] = _coerce(key, value, getattr(profile, key))
+    if changes.get("precision", profile.precision) not in PRECISIONS:
+        raise DdirKitError(f"--set precision: expected one of {', '.join(PRECISIONS)}, got {changes['precision']!r}")
     return replace(profile, **changes)
 
 

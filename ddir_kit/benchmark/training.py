@@ -37,7 +37,9 @@ from .sampler import BatchStream, SamplerConfig, TrainPatches, worker_init
 
 # Profile keys that change the arithmetic of training; a resume must keep them.
 _TRAINING_KEYS = ("lr_patch_px", "queries", "repeat", "augment", "batch", "epochs", "lr", "lr_by_method",
-                  "lr_milestones_epochs", "lr_gamma", "seed")
+                  "lr_milestones_epochs", "lr_gamma", "seed", "precision")
+# keys added after runs were already on disk: a run.json without one used this value
+_KEY_DEFAULTS = {"precision": "fp32"}
 
 
 @dataclass(frozen=True)
@@ -125,9 +127,10 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
             if old.get(key) != run_info[key]:
                 raise DdirKitError(f"--resume with {key} {run_info[key]!r} but the run used {old.get(key)!r}", run_json)
         for key in _TRAINING_KEYS:
-            if old["profile"].get(key) != run_info["profile"][key]:
+            used = old["profile"].get(key, _KEY_DEFAULTS.get(key))
+            if used != run_info["profile"][key]:
                 raise DdirKitError(f"--resume with profile {key}={run_info['profile'][key]!r} "
-                                   f"but the run used {old['profile'].get(key)!r}", run_json)
+                                   f"but the run used {used!r}", run_json)
 
     cache = load_cache(ds, "Train")
     scfg = SamplerConfig(profile.lr_patch_px, profile.queries, profile.repeat, profile.augment,
@@ -173,14 +176,16 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
             _write_log(log_path, rows)
         barrier(ctx)
 
+    autocast = torch.autocast(ctx.device.split(":")[0], dtype=torch.bfloat16, enabled=profile.precision == "bf16")
     t0 = time.monotonic()
     loss_value = math.nan
     model.train()
     it = start
     for batch in loader:
         batch = {k: v.to(ctx.device, non_blocking=True) for k, v in batch.items()}
-        out = net(batch["lr"], batch["coord"], batch["cell"])
-        loss = model.loss(out, batch["rgb"], batch.get("deform"))
+        with autocast:
+            out = net(batch["lr"], batch["coord"], batch["cell"])
+            loss = model.loss(out, batch["rgb"], batch.get("deform"))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
