@@ -183,7 +183,8 @@ def _verdicts(psnr: dict, methods, scales, epochs) -> list[str]:
                   "costs. Comparisons between learned methods at this length of training mean little. Run "
                   "`ddir-kit demo --device cuda --epochs 100` on a GPU to train ten times longer (about four "
                   "minutes on an H200, `benchmarks/results/demo_cuda_e100_report.md`), and "
-                  "`ddir-kit bench --profile paper` for the paper's comparison."]
+                  "`ddir-kit bench --profile paper` for the paper's comparison. How the gap to bicubic "
+                  "closes with longer training on a CPU: `benchmarks/demo_training_length.py`."]
     return lines + [""] if lines else []
 
 
