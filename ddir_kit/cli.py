@@ -602,7 +602,9 @@ def upscale(image, checkpoint, out, scale, size, device, max_memory):
 @click.option("--device", default="cpu", show_default=True, help="where the bench trains and tests: cpu or cuda")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
               help="train each method this many epochs (default 10; 100 takes about a minute a method on a GPU)")
-def demo(out, seed, fast, keep_going, device, epochs):
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
+              help="training precision; bf16 trains in about 0.55x the time on a CPU with native bf16")
+def demo(out, seed, fast, keep_going, device, epochs, precision):
     """Run the whole flow on the virtual zoom camera and write OUT/report.md.
 
     Calibrate a virtual zoom lens from a checkerboard sweep, shoot scenes at the calibrated
@@ -619,7 +621,7 @@ def demo(out, seed, fast, keep_going, device, epochs):
     from .devices import resolve_device
 
     resolve_device(device)  # before minutes of stages, not at the bench
-    config = demo_config(fast, seed, device, epochs)
+    config = demo_config(fast, seed, device, epochs, precision)
     started = {}
 
     def on_start(name):

@@ -101,3 +101,6 @@ def test_demo_epochs_set_the_training_length_and_its_lr_step():
     assert demo_config(False, 0).profile_overrides["epochs"] == 10
     with pytest.raises(ValueError):
         demo_config(True, 0, "cpu", 0)
+    # fp32 adds no key, so demo folders made before --precision existed still match their config
+    assert "precision" not in demo_config(False, 0).profile_overrides
+    assert demo_config(False, 0, precision="bf16").profile_overrides["precision"] == "bf16"

@@ -90,7 +90,7 @@ def _claim(out: Path, config: DemoConfig) -> None:
     if path.is_file():
         old = read_json(path)
         if old.get("config") != _jsonable(config.to_dict()):
-            raise DdirKitError("holds a demo run with other settings (seed, --fast, --device or --epochs); "
+            raise DdirKitError("holds a demo run with other settings (seed, --fast, --device, --epochs or --precision); "
                               "use another --out", out)
     else:
         atomic_write_json(path, {"config": _jsonable(config.to_dict())})
