@@ -104,3 +104,12 @@ def test_demo_epochs_set_the_training_length_and_its_lr_step():
     # fp32 adds no key, so demo folders made before --precision existed still match their config
     assert "precision" not in demo_config(False, 0).profile_overrides
     assert demo_config(False, 0, precision="bf16").profile_overrides["precision"] == "bf16"
+
+
+def test_demo_report_names_a_run_with_changed_training_as_such():
+    from ddir_kit.demo.config import demo_config
+    from ddir_kit.demo.report import _run_kind
+
+    assert _run_kind(demo_config(False, 0)) == "default run"
+    assert _run_kind(demo_config(True, 0)) == "fast (CI) run"
+    assert _run_kind(demo_config(False, 0, "cpu", 20, "bf16")) == "full run, training changed: epochs 20, precision bf16"

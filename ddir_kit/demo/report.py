@@ -7,7 +7,7 @@ import platform
 from pathlib import Path
 
 from ..fileio import atomic_write_text
-from .config import DemoConfig
+from .config import DEFAULT, DemoConfig
 from .pipeline import STAGE_TITLES, StageOutcome
 
 # Acceptance thresholds the report checks its own figures against (issue: demo).
@@ -20,7 +20,7 @@ def write_report(out: str | Path, config: DemoConfig, outcomes: list[StageOutcom
     by_name = {o.name: o for o in outcomes}
     total = sum(o.seconds for o in outcomes)
     lines = ["# ddir-kit demo: the whole flow on the virtual zoom camera", "",
-             f"Seed {config.seed}; {'fast (CI) run' if config.n_scenes <= 3 else 'default run'}; "
+             f"Seed {config.seed}; {_run_kind(config)}; "
              f"machine: {platform.processor() or platform.machine()}, {_cores()} cores{_gpu(config)}. "
              "Every figure below was measured in this run against the virtual camera's truth "
              "(truth.json files beside its photos).", "",
@@ -186,6 +186,14 @@ def _verdicts(psnr: dict, methods, scales, epochs) -> list[str]:
                   "`ddir-kit bench --profile paper` for the paper's comparison. How the gap to bicubic "
                   "closes with longer training on a CPU: `benchmarks/demo_training_length.py`."]
     return lines + [""] if lines else []
+
+
+def _run_kind(config: DemoConfig) -> str:
+    if config.n_scenes <= 3:
+        return "fast (CI) run"
+    changed = {k: v for k, v in config.profile_overrides.items() if DEFAULT.profile_overrides.get(k) != v}
+    return "default run" if not changed else "full run, training changed: " + ", ".join(
+        f"{k} {v}" for k, v in changed.items() if k != "lr_milestones_epochs")
 
 
 def _f(v, digits):
