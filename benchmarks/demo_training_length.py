@@ -31,6 +31,7 @@ from _machine import machine_summary  # noqa: E402
 from ddir_kit.benchmark.bench import run_bench  # noqa: E402
 from ddir_kit.benchmark.profiles import load_profile  # noqa: E402
 from ddir_kit.benchmark.reports import method_label  # noqa: E402
+from ddir_kit.demo.config import demo_config  # noqa: E402
 
 
 def main() -> None:
@@ -53,8 +54,7 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="demo-train-length-"))
     scales, bicubic, rows = None, None, []
     for methods, epochs, precision in runs:
-        prof = load_profile("quick", {"epochs": epochs, "lr_milestones_epochs": [max(1, int(0.8 * epochs))],
-                                      "precision": precision})
+        prof = load_profile("quick", demo_config(False, 0, epochs=epochs, precision=precision).profile_overrides)
         t0 = time.monotonic()
         res = run_bench(["bicubic", *methods], args.data, work / f"e{epochs}_{precision}", prof, device=args.device)
         print(f"epochs {epochs} {precision}: {time.monotonic() - t0:.0f} s", flush=True)

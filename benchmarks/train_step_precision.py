@@ -23,23 +23,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-SCALE = 2.5
-
-
-def make_batch(gen, batch: int, patch_px: int, queries: int):
-    import torch
-
-    from ddir_kit.models.coords import make_coord
-
-    hr_px = int(patch_px * SCALE)
-    lr = torch.rand(batch, 3, patch_px, patch_px, generator=gen)
-    coords = make_coord((hr_px, hr_px))
-    idx = torch.stack([torch.randperm(hr_px * hr_px, generator=gen)[:queries] for _ in range(batch)])
-    cell = torch.full((batch, queries, 2), 2.0 / hr_px)
-    target = torch.rand(batch, queries, 3, generator=gen) * 2 - 1
-    deform = torch.rand(batch, queries, 3, generator=gen) - 0.5
-    return lr, coords[idx], cell, target, deform
-
 
 def train_step(model, opt, batch, bf16: bool) -> None:
     import torch
@@ -74,13 +57,14 @@ def main() -> None:
     import torch
 
     from _machine import machine_lines
+    from train_step_speed import SCALE, make_batch
     from ddir_kit.benchmark.cpu_allocator import keep_freed_memory
     from ddir_kit.models import make_model
 
     torch.set_num_threads(args.threads)
     keep_freed_memory()  # as `ddir-kit train` runs on a CPU
     shapes = (16, 48, 2304) if args.paper else (4, 32, 1024)
-    batch = make_batch(torch.Generator().manual_seed(0), *shapes)
+    batch = make_batch(torch.Generator().manual_seed(0), "cpu", *shapes)
     rows = []
     for method in args.methods.split(","):
         times = {"fp32": [], "bf16": []}

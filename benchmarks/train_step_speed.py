@@ -55,19 +55,19 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def make_batch(gen, device):
+def make_batch(gen, device, batch: int = BATCH, patch_px: int = PATCH_PX, queries: int = QUERIES):
     import torch
 
     from ddir_kit.models.coords import make_coord
 
-    hr_px = int(PATCH_PX * SCALE)
-    lr = torch.rand(BATCH, 3, PATCH_PX, PATCH_PX, generator=gen)
+    hr_px = int(patch_px * SCALE)
+    lr = torch.rand(batch, 3, patch_px, patch_px, generator=gen)
     coords = make_coord((hr_px, hr_px))
-    idx = torch.stack([torch.randperm(hr_px * hr_px, generator=gen)[:QUERIES] for _ in range(BATCH)])
+    idx = torch.stack([torch.randperm(hr_px * hr_px, generator=gen)[:queries] for _ in range(batch)])
     coord = coords[idx]
-    cell = torch.full((BATCH, QUERIES, 2), 2.0 / hr_px)
-    target = torch.rand(BATCH, QUERIES, 3, generator=gen)
-    deform = torch.rand(BATCH, QUERIES, 3, generator=gen) - 0.5
+    cell = torch.full((batch, queries, 2), 2.0 / hr_px)
+    target = torch.rand(batch, queries, 3, generator=gen)
+    deform = torch.rand(batch, queries, 3, generator=gen) - 0.5
     return tuple(t.to(device) for t in (lr, coord, cell, target, deform))
 
 

@@ -121,8 +121,9 @@ def apply_overrides(profile: Profile, overrides: dict) -> Profile:
         if key not in known or key == "name":
             raise DdirKitError(f"unknown profile key {key!r}; keys: {', '.join(k for k in known if k != 'name')}")
         changes[key] = _coerce(key, value, getattr(profile, key))
-    if changes.get("precision", profile.precision) not in PRECISIONS:
-        raise DdirKitError(f"--set precision: expected one of {', '.join(PRECISIONS)}, got {changes['precision']!r}")
+    precision = changes.get("precision", profile.precision)
+    if precision not in PRECISIONS:
+        raise DdirKitError(f"--set precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}")
     return replace(profile, **changes)
 
 
