@@ -10,8 +10,8 @@ Model, at LR resolution (the RealSR authors' version-3 recipe): ``template`` T i
 downscaled to the LR grid (area filter); ``moving`` I is the LR photo (grey, tone-matched to T).
 For every template pixel x = (u, v):
 
-    T(x) ~ (gain + v1 rho + v2 rho^2) * I + c * I^2 / 255 + offset,   I = I(D(A x)),
-    rho = |D(A x) - c|^2 / R^2
+    T(x) ~ (gain + v1 rho + v2 rho^2 + vx dx + vy dy) * I + c * I^2 / 255 + offset,   I = I(D(A x)),
+    (dx, dy) = (D(A x) - c) / R,   rho = dx^2 + dy^2
 
 A is a 2x3 affine (grid px -> LR photo px), D the optional radial term of pair_map.PairMap.
 The residuals are re-weighted with w = 1 / (|r| + eps) (an L1 approximation; intensities on
@@ -29,7 +29,14 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-_INTERP_VALUE = cv2.INTER_CUBIC  # cubic: bilinear values bias sub-pixel shifts ("pixel locking")
+from ..errors import DdirKitError
+
+# LR photo values are read with Lanczos-4 by default, not cubic: the photo is barely oversampled,
+# and cubic's phase-dependent interpolation error biased the map (0.06-0.07 LR px at the corners of
+# x4 pairs rendered through the exact map, noise-free; Lanczos-4: 0.01). Bilinear is worse still
+# ("pixel locking"). Gradients only steer the steps, so bilinear serves them.
+VALUE_INTERPOLATIONS = {"lanczos4": cv2.INTER_LANCZOS4, "cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR}
+_INTERP_VALUE = cv2.INTER_LANCZOS4
 _INTERP_GRAD = cv2.INTER_LINEAR
 
 
@@ -39,9 +46,10 @@ class FineAlignment:
 
     grid_to_lr: float64 2x3, template grid px -> LR photo px (before the radial term).
     radial_k1: relative radial coefficient (0 when not estimated).
-    gain, offset, vignetting (v1, v2): luminance, T ~ (gain + v1 rho + v2 rho^2) * I + offset, rho
-        = |y - c|^2 / R^2 at the LR photo point y (offset on the 0..255 scale): the two focal
-        lengths vignette differently, which a global gain cannot absorb.
+    gain, offset, vignetting (v1, v2, vx, vy): luminance, T ~ (gain + v1 rho + v2 rho^2 + vx dx +
+        vy dy) * I + offset, (dx, dy) = (y - c) / R and rho = dx^2 + dy^2 at the LR photo point y
+        (offset on the 0..255 scale): the two focal lengths vignette differently, which a global
+        gain cannot absorb, and about axes a few pixels apart (the linear terms).
     tone_quadratic: c of an extra c * I^2 / 255 term (gamma and tone-curve differences).
     stats: on the last level's samples: median_abs, mean_abs of |r| (0..255 scale); zncc of T
         and gain * I + offset; zncc_best90 (the same without the worst-fitting 10 %, so that an
@@ -76,6 +84,9 @@ class FineConfig:
         tilts a little between the zoom shots maps the frame by a homography).
     radial_k1_fixed: with radial, apply this k1 instead of fitting it (known from other pairs
         shot at the same two focal lengths, see register_captures).
+    value_interpolation: how LR photo values are read between pixels (VALUE_INTERPOLATIONS).
+    finest_level: stop at this pyramid level (0: full resolution; 1 leaves the finest level to a
+        later fit, e.g. against a template that this fit's map helps to build).
     """
 
     irls_eps: float = 0.1
@@ -89,7 +100,14 @@ class FineConfig:
     perspective: bool = False
     vignetting: bool = True
     radial_k1_fixed: float | None = None
+    finest_level: int = 0
+    value_interpolation: str = "lanczos4"
     seed: int = 0
+
+    def __post_init__(self):
+        if self.value_interpolation not in VALUE_INTERPOLATIONS:
+            raise DdirKitError(f"value_interpolation must be one of {', '.join(VALUE_INTERPOLATIONS)}, "
+                               f"got {self.value_interpolation!r}")
 
 
 def pyramid_levels(shape: tuple[int, int], top_side_px: int, max_levels: int) -> int:
@@ -122,11 +140,11 @@ def fine_align(template: np.ndarray, moving: np.ndarray, init_grid_to_lr: np.nda
 
     a = _as_3x3(init_grid_to_lr)
     k1 = config.radial_k1_fixed if config.radial and config.radial_k1_fixed is not None else 0.0
-    gain, offset, vig, quad = 1.0, 0.0, (0.0, 0.0), 0.0
+    gain, offset, vig, quad = 1.0, 0.0, (0.0, 0.0, 0.0, 0.0), 0.0
     iterations = []
     converged = False
     stats = {}
-    for level in range(n_levels - 1, -1, -1):
+    for level in range(n_levels - 1, min(config.finest_level, n_levels - 1) - 1, -1):
         # pyrDown keeps the sample at even pixels: x_level = x_0 / 2**level for both images.
         f = 2.0 ** level
         lv = np.diag([f, f, 1.0])
@@ -139,8 +157,9 @@ def fine_align(template: np.ndarray, moving: np.ndarray, init_grid_to_lr: np.nda
         a = lv @ a_l @ np.linalg.inv(lv)
         a = a / a[2, 2]
         iterations.append(n_it)
-    return FineAlignment(a[:2] if not config.perspective else a[:2] / a[2, 2], float(k1), float(gain), float(offset), (float(vig[0]), float(vig[1])), float(quad),
-                         stats, iterations, converged, a if config.perspective else None)
+    return FineAlignment(a[:2] if not config.perspective else a[:2] / a[2, 2], float(k1), float(gain),
+                         float(offset), tuple(float(v) for v in vig), float(quad), stats, iterations, converged,
+                         a if config.perspective else None)
 
 
 class _Level:
@@ -151,8 +170,10 @@ class _Level:
         self.gx = cv2.Sobel(mov, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
         self.gy = cv2.Sobel(mov, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
         self.config = config
+        self.interp = VALUE_INTERPOLATIONS[config.value_interpolation]
         self.radial = config.radial
         self.active = [i for i in range(11) if config.vignetting or i not in (_V1, _V2)]
+        self.active += [_VX, _VY] if config.vignetting else []
         fit_k1 = config.radial and config.radial_k1_fixed is None
         self.active += ([_K] if fit_k1 else []) + ([_Q1, _Q2] if config.perspective else [])
         self.centre = np.asarray(centre, np.float64)
@@ -192,12 +213,14 @@ class _Level:
         s = np.array([[self.sc, 0, self.cu], [0, self.sc, self.cv], [0, 0, 1.0]])
         pn = a @ s
         pn = pn / pn[2, 2]
-        return np.array(list(pn[:2].ravel()) + [gain, offset, vig[0], vig[1], quad, k1, pn[2, 0], pn[2, 1]], np.float64)
+        vx, vy = (vig[2], vig[3]) if len(vig) > 2 else (0.0, 0.0)
+        return np.array(list(pn[:2].ravel()) + [gain, offset, vig[0], vig[1], quad, k1, pn[2, 0], pn[2, 1], vx, vy],
+                        np.float64)
 
     def unpack(self, p):
         pn = np.vstack([p[:6].reshape(2, 3), [p[_Q1], p[_Q2], 1.0]])
         s_inv = np.array([[1 / self.sc, 0, -self.cu / self.sc], [0, 1 / self.sc, -self.cv / self.sc], [0, 0, 1.0]])
-        return pn @ s_inv, p[_K], p[_G], p[_B], (p[_V1], p[_V2]), p[_C]
+        return pn @ s_inv, p[_K], p[_G], p[_B], (p[_V1], p[_V2], p[_VX], p[_VY]), p[_C]
 
     def _warp(self, p, xn, yn):
         pn = p[:6].reshape(2, 3)
@@ -215,14 +238,16 @@ class _Level:
         h, w = self.mov.shape
         valid = (x[:, 0] >= 1) & (x[:, 0] <= w - 2) & (x[:, 1] >= 1) & (x[:, 1] <= h - 2)
         mx, my = _as_map(x[:, 0]), _as_map(x[:, 1])
-        iw = _sample(self.mov, mx, my, _INTERP_VALUE, x.shape[0])
+        iw = _sample(self.mov, mx, my, self.interp, x.shape[0])
         # relative vignetting: a gain that falls off with the radius in the LR photo
-        rv = np.sum((x - self.centre) ** 2, axis=1) / self.norm ** 2
-        gain = p[_G] + p[_V1] * rv + p[_V2] * rv * rv
+        lin = (x - self.centre) / self.norm
+        rv = np.sum(lin * lin, axis=1)
+        gain = p[_G] + p[_V1] * rv + p[_V2] * rv * rv + p[_VX] * lin[:, 0] + p[_VY] * lin[:, 1]
         # a quadratic tone term absorbs gamma / tone-curve differences (units: per 255 levels)
         r = gain * iw + p[_C] * iw * iw / 255.0 + p[_B] - self.t
         slope = gain + 2.0 * p[_C] * iw / 255.0  # d(model)/dI: scales the image gradient
-        return {"p": p, "r": r, "iw": iw, "valid": valid, "mx": mx, "my": my, "rad": rad, "rv": rv, "gain": gain,
+        return {"p": p, "r": r, "iw": iw, "valid": valid, "mx": mx, "my": my, "rad": rad, "rv": rv, "lin": lin,
+                "gain": gain,
                 "slope": slope}
 
     def _cost(self, ev):
@@ -307,7 +332,8 @@ class _Level:
         ayy = ax * y[:, 0] + ay * y[:, 1]
         cols = [ax * xn, ax * yn, ax, ay * xn, ay * yn, ay, ev["iw"], np.ones_like(xn), ev["iw"] * rv,
                 ev["iw"] * rv * rv, ev["iw"] * ev["iw"] / 255.0,
-                dk if self.radial else np.zeros_like(xn), -ayy * xn, -ayy * yn]
+                dk if self.radial else np.zeros_like(xn), -ayy * xn, -ayy * yn,
+                ev["iw"] * ev["lin"][:, 0], ev["iw"] * ev["lin"][:, 1]]
         jac = np.stack(cols, axis=1)[v][:, self.active]
         r = ev["r"][v]
         w = 1.0 / (np.abs(r) + self.config.irls_eps)
@@ -320,7 +346,7 @@ class _Level:
 
 
 # indices in p: gain, offset, vignetting (2), quadratic tone, radial k1, perspective (2)
-_G, _B, _V1, _V2, _C, _K, _Q1, _Q2 = 6, 7, 8, 9, 10, 11, 12, 13
+_G, _B, _V1, _V2, _C, _K, _Q1, _Q2, _VX, _VY = 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
 
 _MAP_COLS = 4096  # cv2.remap wants maps under 32767 pixels a side: fold the samples into rows
 
@@ -335,6 +361,11 @@ def _as_map(v: np.ndarray) -> np.ndarray:
 
 def _sample(img: np.ndarray, mx: np.ndarray, my: np.ndarray, interp: int, n: int) -> np.ndarray:
     return cv2.remap(img, mx, my, interp, borderMode=cv2.BORDER_REPLICATE).ravel()[:n].astype(np.float64)
+
+
+def sample_at(img: np.ndarray, xs: np.ndarray, ys: np.ndarray, interp: int = _INTERP_VALUE) -> np.ndarray:
+    """float64 values of ``img`` at N points (any N: folded into rows that cv2.remap accepts)."""
+    return _sample(img, _as_map(xs), _as_map(ys), interp, np.asarray(xs).shape[0])
 
 
 def _as_3x3(m) -> np.ndarray:
