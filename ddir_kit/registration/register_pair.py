@@ -1,13 +1,16 @@
 """Register one LR photo to its HR photo and write the exact-scale pair.
 
-    coarse (central zoom, SIFT + RANSAC if off) -> tone match -> fine Gauss-Newton (affine +
-    luminance [+ radial]) -> quality gates -> HR crop -> local shift check (trim or reject)
+    exposure gates -> linear light -> coarse (central zoom, SIFT + RANSAC if off) -> tone match
+    -> fine Gauss-Newton (affine or homography + luminance [+ radial]) down to the second-finest
+    level -> the LR's extra blur measured, the template rebuilt from the HR blurred by it -> the
+    finest level -> quality gates -> HR crop -> local shift check (trim or reject, refit)
     -> hr.png (HR pixels, never resampled) + lr.png (LR resampled on the grid) + pair.json
 
 Registration runs on the green channel: white-balance gains act on each channel separately,
 so a luma mix of R, G and B changes by a colour-dependent factor between the two shots,
 whereas one channel only sees a monotone tone change that the tone match and the luminance
-gain/offset absorb. Green is also the least noisy channel of a Bayer sensor.
+gain/offset absorb. Green is also the least noisy channel of a Bayer sensor. Why linear light
+and the blurred template: relative_blur.py; what each is worth: benchmarks/registration_ablation.py.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from .local_shift_check import LocalCheckConfig, LocalShiftMap, judge_local, loc
 from .pair_map import PairMap, compose_affine, grid_to_hr_affine, invert_affine
 from .pair_resampling import (colour_transfer, grid_sample_points, hr_crop_for_map, hr_on_lr_grid,
                               lr_grid_size, resample_lr)
+from .relative_blur import estimate_relative_blur, gaussian_blur, linear_to_srgb_255, srgb_to_linear_255
 
 PAIR_JSON_VERSION = 1
 
@@ -45,13 +49,20 @@ class RegistrationConfig:
     the LR photo. min_zncc: lowest global correlation after alignment. max_clipped_fraction,
     min_contrast: exposure gates (contrast = std of the green channel, 0..255 scale).
     max_scale_error: largest tolerated |measured / nominal - 1|. min_sharpness_ratio: lowest
-    tolerated ratio of LR to template gradient energy (a shaken or misfocused shot).
+    tolerated ratio of LR to template gradient energy (a shaken or misfocused shot; measured
+    against the unblurred template, on the second-finest level).
+    max_relative_blur_lr_px: largest tolerated measured blur of the LR beyond the template's
+    (relative_blur.py; a lens at its short end measures 0.3-0.8 LR px): a shaken or misfocused shot.
     max_brightness_ratio: largest tolerated ratio of mean brightness (8-bit encoded values) between
     LR and HR over the common view, either way (about 2 stops in a gamma-encoded photo). interpolation: 'lanczos' or
     'bicubic' for lr.png. colour_transfer: RealSR's colour correction of lr.png (off: DDIR
     models the photometric shift). tone_match: also match LR grey levels to the HR's by quantiles
     before the fit (off: the fit's quadratic tone term handles gamma; quantiles of a blurrier
-    shot are compressed, which bent the curve and cost accuracy on the virtual camera)."""
+    shot are compressed, which bent the curve and cost accuracy on the virtual camera).
+    linear_light: register in linear light (the photos' sRGB encoding decoded first; a sensor
+    averages light, see relative_blur.py). template_blur_lr_px: Gaussian sigma, LR px, by which the
+    HR is blurred before it is downscaled to the template (the LR shot's extra optical blur);
+    None measures it per pair, 0 keeps the plain area downscale."""
 
     radial: bool = False
     perspective: bool = False
@@ -62,10 +73,13 @@ class RegistrationConfig:
     min_contrast: float = 4.0
     max_scale_error: float = 0.06
     min_sharpness_ratio: float = 0.3
+    max_relative_blur_lr_px: float = 1.5
     max_brightness_ratio: float = 2.0
     interpolation: str = "lanczos"
     colour_transfer: bool = False
     tone_match: bool = False
+    linear_light: bool = True
+    template_blur_lr_px: float | None = None
     fine: FineConfig = field(default_factory=FineConfig)
     local: LocalCheckConfig = field(default_factory=LocalCheckConfig)
 
@@ -89,6 +103,7 @@ class PairRegistration:
     residual: dict = field(default_factory=dict)
     local: LocalShiftMap | None = None
     coarse: dict = field(default_factory=dict)
+    template_blur: dict = field(default_factory=dict)
     timing_s: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -100,7 +115,8 @@ class PairRegistration:
                     "lr_size": list(self.lr_size) if self.lr_size else None,
                     "luminance": self.luminance, "residual": self.residual,
                     "local_shift": self.local.to_dict() if self.local is not None else None,
-                    "coarse": self.coarse, "timing_s": {k: round(v, 3) for k, v in self.timing_s.items()}})
+                    "coarse": self.coarse, "template_blur": self.template_blur,
+                    "timing_s": {k: round(v, 3) for k, v in self.timing_s.items()}})
         return out
 
 
@@ -132,17 +148,22 @@ def register_arrays(hr_rgb: np.ndarray, lr_rgb: np.ndarray, scale, config: Regis
     if w0 == 0 or h0 == 0:
         raise DdirKitError(f"HR photo {hr_size[0]}x{hr_size[1]} is smaller than one LR pixel at scale {s}")
     pre_crop = ((hr_size[0] - w0) // 2, (hr_size[1] - h0) // 2, w0, h0)
-    template = hr_on_lr_grid(hr_g, pre_crop, s)
     nominal = nominal_grid_to_lr(sf, pre_crop[:2], hr_size, lr_size_photo)
 
+    # exposure gates on the encoded values, as a photographer judges a shot
     why = _exposure_problem(hr_g, config, "HR")
-    lr_view = _nominal_view(lr_g, nominal, template.shape)
+    lr_view = _nominal_view(lr_g, nominal, lr_grid_size(pre_crop, s)[::-1])
     why = why or _exposure_problem(lr_view, config, "LR") or _exposure_mismatch(hr_g, lr_view, config)
     if why:
         res.reason = why
         return res
+    clip_lo, clip_hi = 1.0, 254.0
+    if config.linear_light:
+        hr_g, lr_g = srgb_to_linear_255(hr_g), srgb_to_linear_255(lr_g)
+        clip_lo, clip_hi = (float(v) for v in srgb_to_linear_255(np.float32([clip_lo, clip_hi])))
+    template = hr_on_lr_grid(hr_g, pre_crop, s)
     # Clipped template pixels say nothing about geometry.
-    t_mask = (template > 1.0) & (template < 254.0)
+    t_mask = (template > clip_lo) & (template < clip_hi)
 
     t0 = time.perf_counter()
     coarse = coarse_align(template, lr_g, nominal, template_mask=t_mask)
@@ -171,18 +192,49 @@ def register_arrays(hr_rgb: np.ndarray, lr_rgb: np.ndarray, scale, config: Regis
 
     centre = ((lr_size_photo[0] - 1) / 2.0, (lr_size_photo[1] - 1) / 2.0)
     norm = 0.5 * float(np.hypot(*lr_size_photo))
+    crop_centre = (centre[0] - ox, centre[1] - oy)
     fine_cfg = FineConfig(**{**asdict(config.fine), "radial": config.radial, "perspective": config.perspective,
                              "radial_k1_fixed": config.radial_k1})
+    refine_cfg = FineConfig(**{**asdict(fine_cfg), "max_levels": 2})  # from a close map: the two finest levels
+    finest_cfg = FineConfig(**{**asdict(fine_cfg), "max_levels": 1})
+
+    def fit(tpl, init, mask, cfg, key):
+        t0 = time.perf_counter()
+        out = fine_align(tpl, moving, init, template_mask=mask, radial_centre_px=crop_centre, radial_norm_px=norm,
+                         config=cfg)
+        timing[key] = time.perf_counter() - t0
+        return out
+
+    # Pass 1 stops a level above the finest: the finest level is fitted once, against the
+    # template that the blur estimate (which needs pass 1's map) settles.
+    fine = fit(template, a_crop, t_mask, FineConfig(**{**asdict(fine_cfg), "finest_level": 1}), "fine_pass1")
+    # judged against the plain area downscale: the blurred template below would hide a shaken shot
+    sharpness = fine.stats.get("sharpness_ratio", np.nan)
+    # The template as the LR's softer optics would see the HR.
+    blur = config.template_blur_lr_px
+    if blur is None:
+        t0 = time.perf_counter()
+        estimate = estimate_relative_blur(hr_g, pre_crop, s, moving, _fine_map(fine), radial_k1=fine.radial_k1,
+                                          radial_centre_px=crop_centre, radial_norm_px=norm, grid_mask=t_mask)
+        timing["blur_estimate"] = time.perf_counter() - t0
+        blur = estimate.sigma_lr_px
+        res.template_blur = {**estimate.to_dict(), "estimated": True}
+    else:
+        res.template_blur = {"sigma_lr_px": float(blur), "estimated": False}
+    if res.template_blur.get("estimated") and blur > config.max_relative_blur_lr_px:
+        res.reason = (f"LR photo much blurrier than the HR predicts (measured blur {blur:.2f} LR px > "
+                      f"{config.max_relative_blur_lr_px}): camera shake or missed focus")
+        return res
+    if blur > 0:
+        hr_g = gaussian_blur(hr_g, blur * sf)
+        template = hr_on_lr_grid(hr_g, pre_crop, s)
+    fine = fit(template, _fine_map(fine), t_mask, finest_cfg, "fine_finest")
+
     hr_to_grid = invert_affine(grid_to_hr_affine(sf, pre_crop[:2]))
-    fit_mask, a_fit = t_mask, a_crop
     # Pass 1 fits the whole frame. Where tiles then disagree (an object in one photo only,
     # parallax), pass 2 refits the two finest levels without them, so that the map reported
     # (and the trim) is not pulled by what the L1 weights only damp.
     for attempt in range(2):
-        t0 = time.perf_counter()
-        fine = fine_align(template, moving, a_fit, template_mask=fit_mask,
-                          radial_centre_px=(centre[0] - ox, centre[1] - oy), radial_norm_px=norm, config=fine_cfg)
-        timing[f"fine_pass{attempt + 1}"] = time.perf_counter() - t0
         grid_to_lr = fine.grid_to_lr.copy()
         grid_to_lr[:, 2] += (ox, oy)
         if fine.grid_to_lr_h is not None:
@@ -198,12 +250,16 @@ def register_arrays(hr_rgb: np.ndarray, lr_rgb: np.ndarray, scale, config: Regis
                          "gain": round(fine.gain, 6), "offset": round(fine.offset, 4),
                          "vignetting": [round(v, 6) for v in fine.vignetting],
                          "tone_quadratic": round(fine.tone_quadratic, 6),
-                         "model": "hr_green*255 ~ (gain + v1 rho + v2 rho^2) * I + c * I^2 / 255 + offset, "
-                                  "I = tone(lr_green*255), rho = |lr - centre|^2 / norm^2 (radial centre and norm), "
-                                  "tone by interpolation of the curve (identity unless tone_match)"}
-        res.residual = {**{k: round(float(v), 5) for k, v in fine.stats.items()}, "passes": attempt + 1,
+                         "linear_light": config.linear_light,
+                         "model": "hr_green*255 ~ (gain + v1 rho + v2 rho^2 + vx x + vy y) * I + c * I^2 / 255 + "
+                                  "offset, I = tone(lr_green*255), rho = |lr - centre|^2 / norm^2, (x, y) = "
+                                  "(lr - centre) / norm (radial centre and norm); both greens decoded from sRGB to "
+                                  "linear light first when linear_light; tone by interpolation of the curve "
+                                  "(identity unless tone_match)"}
+        res.residual = {**{k: round(float(v), 5) for k, v in fine.stats.items()},
+                        "sharpness_ratio": round(float(sharpness), 5), "passes": attempt + 1,
                         "iterations": fine.iterations, "converged": fine.converged, "units": "green channel, 0..255"}
-        why = _global_problem(fine, res.scale_measured, sf, config)
+        why = _global_problem(fine, sharpness, res.scale_measured, sf, config)
         if why:
             res.reason = why
             return res
@@ -213,14 +269,12 @@ def register_arrays(hr_rgb: np.ndarray, lr_rgb: np.ndarray, scale, config: Regis
             res.reason = e.reason
             return res
         t0 = time.perf_counter()
-        shift_map = _local_map(hr_g, moving, (ox, oy), pmap, crop, s, fine, config.local)
+        shift_map = _local_map(hr_g, moving, (ox, oy), pmap, crop, s, fine, config.local, config.linear_light)
         timing[f"local_pass{attempt + 1}"] = time.perf_counter() - t0
         if attempt == 1 or not shift_map.bad.any():
             break
         excluded = _tiles_on_pre_grid(shift_map, crop, pre_crop, s, template.shape)
-        fit_mask = t_mask & ~excluded
-        a_fit = fine.grid_to_lr_h if fine.grid_to_lr_h is not None else fine.grid_to_lr
-        fine_cfg = FineConfig(**{**asdict(fine_cfg), "max_levels": 2})
+        fine = fit(template, _fine_map(fine), t_mask & ~excluded, refine_cfg, "fine_pass2")
 
     verdict = judge_local(shift_map, config.local)
     res.local = shift_map
@@ -235,6 +289,10 @@ def register_arrays(hr_rgb: np.ndarray, lr_rgb: np.ndarray, scale, config: Regis
     res.status, res.reason = "ok", verdict.reason
     timing["total"] = time.perf_counter() - t_start
     return res
+
+
+def _fine_map(fine) -> np.ndarray:
+    return fine.grid_to_lr_h if fine.grid_to_lr_h is not None else fine.grid_to_lr
 
 
 def tone_curve(template: np.ndarray, moving: np.ndarray, grid_to_lr: np.ndarray, mask: np.ndarray,
@@ -273,12 +331,11 @@ def apply_tone_curve(grey: np.ndarray, lut_x: np.ndarray, lut_y: np.ndarray) -> 
     return table[idx]
 
 
-def _global_problem(fine, scale_measured: float, sf: float, config: RegistrationConfig) -> str:
+def _global_problem(fine, sharp: float, scale_measured: float, sf: float, config: RegistrationConfig) -> str:
     zncc = fine.stats.get("zncc_best90", np.nan)
     if not np.isfinite(zncc) or zncc < config.min_zncc:
         return (f"poor agreement after alignment (zncc {zncc:.3f} < {config.min_zncc} on the best-fitting "
                 "90 % of pixels): failed exposure, blur, or not the same scene")
-    sharp = fine.stats.get("sharpness_ratio", np.nan)
     if np.isfinite(sharp) and sharp < config.min_sharpness_ratio:
         return (f"LR photo much blurrier than the HR predicts (gradient ratio {sharp:.2f} < "
                 f"{config.min_sharpness_ratio}): camera shake or missed focus")
@@ -331,7 +388,9 @@ def _nominal_view(lr_g: np.ndarray, nominal: np.ndarray, grid_shape) -> np.ndarr
     return view if view.size else lr_g
 
 
-def _local_map(hr_g, moving, offset, pmap, crop, s, fine, cfg) -> LocalShiftMap:
+def _local_map(hr_g, moving, offset, pmap, crop, s, fine, cfg, encode: bool = False) -> LocalShiftMap:
+    """encode: hr_g and moving are linear light; the tiles are judged on sRGB-encoded values, the
+    scale the check's thresholds are set in (in linear light a dark tile loses its contrast)."""
     template = hr_on_lr_grid(hr_g, crop, s)
     # Large grids are checked on a pyramid level (x_level = x / 2**level, as pyrDown samples):
     # a 64 px tile there is still a patch, and the shift precision stays far below the gate.
@@ -339,6 +398,8 @@ def _local_map(hr_g, moving, offset, pmap, crop, s, fine, cfg) -> LocalShiftMap:
     while max(template.shape) / 2 ** level > _LOCAL_CHECK_MAX_SIDE_PX:
         level += 1
     mov = _photometric_model(moving, offset, pmap, fine)
+    if encode:
+        template, mov = linear_to_srgb_255(template), linear_to_srgb_255(mov)
     for _ in range(level):
         template, mov = cv2.pyrDown(template), cv2.pyrDown(mov)
     f = 2 ** level

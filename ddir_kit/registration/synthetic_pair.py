@@ -2,8 +2,8 @@
 
 A "world" image at HR resolution (a real photo or a mosaic of real photos) is rendered as the
 short-focal-length shot: for every LR photo pixel y, the HR point lr_to_hr(y) is looked up in
-the world after an area downscale by s (so the LR photo is antialiased like a real
-lower-magnification capture), with Lanczos interpolation. A photometric change (gain, offset,
+the world after an area downscale by s in linear light (so the LR photo is antialiased like a
+real lower-magnification capture), with Lanczos interpolation. A photometric change (gain, offset,
 gamma, white balance) and noise model the exposure differences between the two shots.
 """
 
@@ -15,6 +15,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
+from ..capture.scenes import linear_to_srgb, srgb_to_linear
 from .pair_map import PairMap, apply_affine
 
 
@@ -41,8 +42,10 @@ def render_lr_photo(world_hr: np.ndarray, hr_origin_in_world, lr_to_hr, scale, l
     s = Fraction(scale).limit_denominator(1000)
     p = s.numerator
     hw, ww = (world_hr.shape[0] // p) * p, (world_hr.shape[1] // p) * p
-    world_lr = cv2.resize(np.ascontiguousarray(world_hr[:hw, :ww], np.float32),
-                          (int(ww / s), int(hw / s)), interpolation=cv2.INTER_AREA)
+    # A sensor pixel averages light, not encoded values: downscale in linear light (the world is
+    # taken as sRGB-encoded, like the photos it comes from), then encode again.
+    world_lr = linear_to_srgb(cv2.resize(srgb_to_linear(world_hr[:hw, :ww]), (int(ww / s), int(hw / s)),
+                                         interpolation=cv2.INTER_AREA))
     w, h = lr_size
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
     pts = np.stack([xs.ravel(), ys.ravel()], 1)
