@@ -29,14 +29,16 @@ class RawDevelopment:
         multipliers of the file being developed. Ingest resolves it once per scene from the
         HR shot and passes the same values for every shot of the scene.
     demosaic: LibRaw demosaic algorithm name.
-    gamma: (power, toe slope) of the output curve; (2.222, 4.5) is BT.709, LibRaw's default.
+    gamma: (power, toe slope) of the output curve; (2.4, 12.92) is sRGB's, so that developed
+        files are encoded like camera JPEGs and as registration decodes them (LibRaw's default,
+        (2.222, 4.5), is BT.709's: decoding it as sRGB cost the demo's registration 0.01 LR px).
     bright: fixed linear brightness multiplier (auto brightness is always off).
     Output is always 16-bit sRGB, no flip, adjust-maximum threshold 0, highlights clipped.
     """
 
     white_balance: tuple[float, float, float, float] | None = None
     demosaic: str = "AHD"
-    gamma: tuple[float, float] = (2.222, 4.5)
+    gamma: tuple[float, float] = (2.4, 12.92)
     bright: float = 1.0
 
     def __post_init__(self):
