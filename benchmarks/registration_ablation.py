@@ -6,7 +6,7 @@ disturbances on) at x1.5 ... x4.0 and registers the capture folder as a user wou
 defaults and once with each of these switched back:
 
 - linear light: the greens decoded from sRGB before the template is averaged and compared
-  (off: encoded values, as before);
+  (off: photo_encoding='linear', the encoded values taken as they are, as before);
 - template blur: the HR blurred by the LR's measured extra blur before its area downscale
   (off: the plain area downscale);
 - Lanczos-4: how the LR photo is read between pixels (off: cubic).
@@ -47,10 +47,10 @@ from ddir_kit.registration.register_pair import RegistrationConfig  # noqa: E402
 BASE = dict(radial=True, perspective=True)
 CONFIGS = {
     "default (linear light, template blur, Lanczos-4)": RegistrationConfig(**BASE),
-    "encoded values instead of linear light": RegistrationConfig(**BASE, linear_light=False),
+    "encoded values instead of linear light": RegistrationConfig(**BASE, photo_encoding="linear"),
     "no template blur": RegistrationConfig(**BASE, template_blur_lr_px=0.0),
     "cubic instead of Lanczos-4": RegistrationConfig(**BASE, fine=FineConfig(value_interpolation="cubic")),
-    "none of the three": RegistrationConfig(**BASE, linear_light=False, template_blur_lr_px=0.0,
+    "none of the three": RegistrationConfig(**BASE, photo_encoding="linear", template_blur_lr_px=0.0,
                                                                   fine=FineConfig(value_interpolation="cubic")),
 }
 

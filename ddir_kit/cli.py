@@ -338,8 +338,12 @@ def simulate_scenes(out, n_scenes, calibration, scales, sensor, seed, bit_depth,
 @click.option("--perspective", is_flag=True, help="fit a homography (pan/tilt between shots) instead of an affine")
 @click.option("--colour-transfer", is_flag=True, help="RealSR's colour correction of lr.png (off: DDIR models it)")
 @click.option("--interpolation", type=click.Choice(["lanczos", "bicubic"]), default="lanczos", show_default=True)
+@click.option("--photo-encoding", type=click.Choice(["srgb", "linear"]), default="srgb", show_default=True,
+              help="how the photos encode light: sRGB (camera JPEGs, ingested RAW) is decoded to linear light")
+@click.option("--template-blur", type=float, default=None,
+              help="the LR's extra blur, LR px, applied to the HR before its downscale (default: measured per pair)")
 def register(captures, out, hr_photo, lr_photo, scale, inspect_dir, jobs, shard, radial, pool_radial, perspective,
-             colour_transfer, interpolation):
+             colour_transfer, interpolation, photo_encoding, template_blur):
     """Align LR to HR photos into exact-scale pairs.
 
     \b
@@ -356,7 +360,8 @@ def register(captures, out, hr_photo, lr_photo, scale, inspect_dir, jobs, shard,
     from .registration.register_pair import RegistrationConfig
 
     config = RegistrationConfig(radial=radial, perspective=perspective, colour_transfer=colour_transfer,
-                                interpolation=interpolation)
+                                interpolation=interpolation, photo_encoding=photo_encoding,
+                                template_blur_lr_px=template_blur)
     if out is None:
         raise DdirKitError("--out is required")
     if hr_photo is not None or lr_photo is not None:

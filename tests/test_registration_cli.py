@@ -138,3 +138,21 @@ def test_inspect_writes_a_figure_and_bad_input_is_one_line(captures, tmp_path):
     r = runner.invoke(cli, ["register", "--hr", str(tmp_path / "broken.png"), "--lr", str(root / "scene_b/lr_x2.png"),
                             "--scale", "2", "--out", str(tmp_path / "x")])
     assert r.exit_code == 1 and "broken.png" in r.output and "Traceback" not in r.output
+
+
+def test_the_photo_encoding_and_a_given_template_blur_reach_pair_json(city100_dir, tmp_path, captures):
+    root, truths = captures
+    args = ["register", "--hr", str(root / "scene_a/hr.png"), "--lr", str(root / "scene_a/lr_x2dot5.png"),
+            "--scale", "2.5"]
+    r = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "measured")])
+    measured = json.loads((tmp_path / "measured/pair.json").read_text())
+    assert r.exit_code == 0 and measured["template_blur"]["estimated"]
+    assert measured["luminance"]["photo_encoding"] == "srgb"
+    r = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "given"), "--template-blur", "0.4",
+                                        "--photo-encoding", "linear"])
+    given = json.loads((tmp_path / "given/pair.json").read_text())
+    assert r.exit_code == 0, r.output
+    assert given["template_blur"] == {"sigma_lr_px": 0.4, "estimated": False}
+    assert given["config"]["photo_encoding"] == "linear" and given["luminance"]["photo_encoding"] == "linear"
+    r = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "bad"), "--template-blur", "-1"])
+    assert r.exit_code != 0 and "template_blur_lr_px must be between 0 and 5" in r.output

@@ -39,6 +39,7 @@ from .pair_resampling import (colour_transfer, grid_sample_points, hr_crop_for_m
 from .relative_blur import estimate_relative_blur, gaussian_blur, linear_to_srgb_255, srgb_to_linear_255
 
 PAIR_JSON_VERSION = 1
+PHOTO_ENCODINGS = ("srgb", "linear")
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,10 @@ class RegistrationConfig:
     models the photometric shift). tone_match: also match LR grey levels to the HR's by quantiles
     before the fit (off: the fit's quadratic tone term handles gamma; quantiles of a blurrier
     shot are compressed, which bent the curve and cost accuracy on the virtual camera).
-    linear_light: register in linear light (the photos' sRGB encoding decoded first; a sensor
-    averages light, see relative_blur.py). template_blur_lr_px: Gaussian sigma, LR px, by which the
+    photo_encoding: how the photos' values encode light. 'srgb' (camera JPEGs, the PNGs ingest
+    develops) is decoded, so that registration works in linear light (a sensor averages light,
+    see relative_blur.py); 'linear' takes the values as they are (linear-light files).
+    template_blur_lr_px: Gaussian sigma, LR px, by which the
     HR is blurred before it is downscaled to the template (the LR shot's extra optical blur);
     None measures it per pair, 0 keeps the plain area downscale."""
 
@@ -78,10 +81,17 @@ class RegistrationConfig:
     interpolation: str = "lanczos"
     colour_transfer: bool = False
     tone_match: bool = False
-    linear_light: bool = True
+    photo_encoding: str = "srgb"
     template_blur_lr_px: float | None = None
     fine: FineConfig = field(default_factory=FineConfig)
     local: LocalCheckConfig = field(default_factory=LocalCheckConfig)
+
+    def __post_init__(self):
+        if self.photo_encoding not in PHOTO_ENCODINGS:
+            raise DdirKitError(f"photo_encoding must be one of {', '.join(PHOTO_ENCODINGS)}, "
+                               f"got {self.photo_encoding!r}")
+        if self.template_blur_lr_px is not None and not 0 <= self.template_blur_lr_px <= 5:
+            raise DdirKitError(f"template_blur_lr_px must be between 0 and 5 LR px, got {self.template_blur_lr_px}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -158,7 +168,8 @@ def register_arrays(hr_rgb: np.ndarray, lr_rgb: np.ndarray, scale, config: Regis
         res.reason = why
         return res
     clip_lo, clip_hi = 1.0, 254.0
-    if config.linear_light:
+    linear_input = config.photo_encoding == "linear"
+    if not linear_input:
         hr_g, lr_g = srgb_to_linear_255(hr_g), srgb_to_linear_255(lr_g)
         clip_lo, clip_hi = (float(v) for v in srgb_to_linear_255(np.float32([clip_lo, clip_hi])))
     template = hr_on_lr_grid(hr_g, pre_crop, s)
@@ -250,11 +261,11 @@ def register_arrays(hr_rgb: np.ndarray, lr_rgb: np.ndarray, scale, config: Regis
                          "gain": round(fine.gain, 6), "offset": round(fine.offset, 4),
                          "vignetting": [round(v, 6) for v in fine.vignetting],
                          "tone_quadratic": round(fine.tone_quadratic, 6),
-                         "linear_light": config.linear_light,
+                         "photo_encoding": config.photo_encoding,
                          "model": "hr_green*255 ~ (gain + v1 rho + v2 rho^2 + vx x + vy y) * I + c * I^2 / 255 + "
                                   "offset, I = tone(lr_green*255), rho = |lr - centre|^2 / norm^2, (x, y) = "
-                                  "(lr - centre) / norm (radial centre and norm); both greens decoded from sRGB to "
-                                  "linear light first when linear_light; tone by interpolation of the curve "
+                                  "(lr - centre) / norm (radial centre and norm); both greens in linear light "
+                                  "(decoded unless photo_encoding is linear); tone by interpolation of the curve "
                                   "(identity unless tone_match)"}
         res.residual = {**{k: round(float(v), 5) for k, v in fine.stats.items()},
                         "sharpness_ratio": round(float(sharpness), 5), "passes": attempt + 1,
@@ -269,7 +280,7 @@ def register_arrays(hr_rgb: np.ndarray, lr_rgb: np.ndarray, scale, config: Regis
             res.reason = e.reason
             return res
         t0 = time.perf_counter()
-        shift_map = _local_map(hr_g, moving, (ox, oy), pmap, crop, s, fine, config.local, config.linear_light)
+        shift_map = _local_map(hr_g, moving, (ox, oy), pmap, crop, s, fine, config.local, not linear_input)
         timing[f"local_pass{attempt + 1}"] = time.perf_counter() - t0
         if attempt == 1 or not shift_map.bad.any():
             break
