@@ -24,7 +24,6 @@ from types import SimpleNamespace
 
 import numpy as np
 from click.testing import CliRunner
-from scipy.ndimage import map_coordinates
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from registration_vs_ecc import machine  # noqa: E402
 
+from ddir_kit.capture.truth_maps import grid_lr_to_hr  # noqa: E402
 from ddir_kit.cli import cli  # noqa: E402
 from ddir_kit.registration.pair_map import PairMap, apply_affine, grid_to_hr_affine  # noqa: E402
 from ddir_kit.registration.register_captures import register_captures  # noqa: E402
@@ -48,10 +48,7 @@ def corner_errors(res, lr_truth: dict, grid: np.ndarray) -> tuple[float, float]:
     hr = apply_affine(grid_to_hr_affine(s, (x0, y0)), g)
     lr = res.pair_map.hr_to_lr(hr)
     affine = np.linalg.norm(lr - PairMap(np.array(lr_truth["lr_to_hr"])).hr_to_lr(hr), axis=1).max()
-    step = lr_truth["grid"]["step_px"]
-    tx = map_coordinates(grid[..., 0], [lr[:, 1] / step, lr[:, 0] / step], order=3, mode="nearest")
-    ty = map_coordinates(grid[..., 1], [lr[:, 1] / step, lr[:, 0] / step], order=3, mode="nearest")
-    exact = (np.hypot(tx - hr[:, 0], ty - hr[:, 1]) / s).max()
+    exact = (np.linalg.norm(grid_lr_to_hr(grid, lr_truth["grid"]["step_px"], lr) - hr, axis=1) / s).max()
     return float(affine), float(exact)
 
 

@@ -33,8 +33,11 @@ def srgb_to_linear(x: np.ndarray) -> np.ndarray:
 
 
 def linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    x = np.clip(np.asarray(x, np.float32), 0.0, None)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055).astype(np.float32)
+    x = np.ascontiguousarray(np.clip(np.asarray(x, np.float32), 0.0, None))
+    # cv2.pow: numpy's float power is several times slower on full frames; OpenCV returns a
+    # 1-D input as a column, hence the reshape
+    power = cv2.pow(x, 1 / 2.4).reshape(x.shape)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * power - 0.055).astype(np.float32)
 
 
 @dataclass(frozen=True)

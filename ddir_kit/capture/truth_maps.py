@@ -8,6 +8,7 @@
         that region (distortion and tripod tilt make the true map non-affine).
     grid: float64 (ny, nx, 2), the true HR (x, y) of LR pixel (i * step_px, j * step_px) at
         grid[j, i]; defined everywhere, also outside the HR frame.
+``grid_lr_to_hr(grid, step_px, lr_points)``: the grid read at any LR points (cubic).
 Pixel coordinates follow DESIGN.md: (0, 0) is the centre of the top-left pixel.
 """
 
@@ -62,3 +63,13 @@ def lr_to_hr_truth(lr: ShotGeometry, hr: ShotGeometry, step_px: int = 16, fit_st
     affine = sol.T
     dev = np.linalg.norm(a @ sol - b, axis=1)
     return TruthMap(affine, float(dev.max()), float(inside.mean()), grid, step_px)
+
+
+def grid_lr_to_hr(grid: np.ndarray, step_px: int, lr_points: np.ndarray) -> np.ndarray:
+    """Nx2 HR points of Nx2 LR photo points, read from a truth grid by cubic interpolation (the
+    map is smooth, so this is exact to far below the registration errors it judges)."""
+    from scipy.ndimage import map_coordinates
+
+    p = np.asarray(lr_points, np.float64).reshape(-1, 2)
+    at = [p[:, 1] / step_px, p[:, 0] / step_px]
+    return np.stack([map_coordinates(grid[..., k], at, order=3, mode="nearest") for k in (0, 1)], axis=1)

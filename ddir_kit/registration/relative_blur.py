@@ -27,6 +27,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
+from ..capture.scenes import linear_to_srgb, srgb_to_linear
 from .fine_alignment import sample_at
 from .pair_map import apply_homography
 from .pair_resampling import hr_on_lr_grid, lr_grid_size
@@ -36,13 +37,7 @@ BLUR_CANDIDATES_LR_PX = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6)
 _DECODE_STEPS = 64  # table entries per 8-bit level: far below noise and quantisation
 
 
-def _srgb_decode_table() -> np.ndarray:
-    x = np.arange(255 * _DECODE_STEPS + 1, dtype=np.float64) / (255.0 * _DECODE_STEPS)
-    lin = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-    return (255.0 * lin).astype(np.float32)
-
-
-_DECODE = _srgb_decode_table()
+_DECODE = np.float32(255.0) * srgb_to_linear(np.arange(255 * _DECODE_STEPS + 1) / (255.0 * _DECODE_STEPS))
 
 
 def srgb_to_linear_255(grey: np.ndarray) -> np.ndarray:
@@ -57,8 +52,7 @@ def srgb_to_linear_255(grey: np.ndarray) -> np.ndarray:
 def linear_to_srgb_255(values: np.ndarray) -> np.ndarray:
     """The inverse of srgb_to_linear_255 (float32, 0..255 scale; values outside are clipped)."""
     x = np.clip(np.asarray(values, np.float32) / np.float32(255.0), 0.0, 1.0)
-    enc = np.where(x <= 0.0031308, 12.92 * x, 1.055 * cv2.pow(x, 1 / 2.4).reshape(x.shape) - 0.055)
-    return (np.float32(255.0) * enc).astype(np.float32)
+    return np.float32(255.0) * linear_to_srgb(x)
 
 
 def gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
