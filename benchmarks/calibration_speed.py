@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from ddir_kit.calibration.board_detection import BoardSize, detect_board, to_gray  # noqa: E402
 from ddir_kit.calibration.calibrate import calibrate_sweep, write_calibration  # noqa: E402
-from ddir_kit.capture.lens_model import ZoomLens, true_focal_for_scale  # noqa: E402
-from ddir_kit.capture.photo_io import read_photo  # noqa: E402
-from ddir_kit.capture.simulate import simulate_calibration  # noqa: E402
+from ddir_kit.virtual_camera.lens_model import ZoomLens, true_focal_for_scale  # noqa: E402
+from ddir_kit.photo.photo_io import read_photo  # noqa: E402
+from ddir_kit.virtual_camera.simulate import simulate_calibration  # noqa: E402
 
 SWEEP_FOCALS_MM = tuple(int(round(f)) for f in np.linspace(24, 105, 18))
 EVERY_SCALE = [round(1.5 + 0.1 * i, 1) for i in range(26)]

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ddir_kit.capture.ingest import ingest_card  # noqa: E402
-from ddir_kit.capture.simulate_scenes import write_camera_card  # noqa: E402
+from ddir_kit.virtual_camera.simulate_scenes import write_camera_card  # noqa: E402
 
 SCALES = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
 

@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from registration_vs_ecc import machine  # noqa: E402
 
-from ddir_kit.capture.photo_io import read_rgb  # noqa: E402
-from ddir_kit.capture.shot_geometry import ShotGeometry, map_pixels  # noqa: E402
+from ddir_kit.photo.photo_io import read_rgb  # noqa: E402
+from ddir_kit.virtual_camera.shot_geometry import ShotGeometry, map_pixels  # noqa: E402
 from ddir_kit.cli import cli  # noqa: E402
 from ddir_kit.registration.fine_alignment import FineConfig, fine_align  # noqa: E402
 from ddir_kit.registration.pair_map import PairMap, apply_affine, apply_homography, grid_to_hr_affine  # noqa: E402

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from registration_vs_ecc import machine  # noqa: E402
 
-from ddir_kit.capture.truth_maps import grid_lr_to_hr  # noqa: E402
+from ddir_kit.virtual_camera.truth_maps import grid_lr_to_hr  # noqa: E402
 from ddir_kit.cli import cli  # noqa: E402
 from ddir_kit.registration.pair_map import PairMap, apply_affine, grid_to_hr_affine  # noqa: E402
 from ddir_kit.registration.register_captures import register_captures  # noqa: E402

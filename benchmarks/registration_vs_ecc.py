@@ -34,13 +34,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ddir_kit.capture.photo_io import read_rgb  # noqa: E402
+from ddir_kit.photo.photo_io import read_rgb  # noqa: E402
 from ddir_kit.registration.coarse_alignment import nominal_grid_to_lr  # noqa: E402
 from ddir_kit.registration.pair_map import (PairMap, compose_affine, corner_error_lr_px,  # noqa: E402
                                             grid_to_hr_affine, invert_affine)
 from ddir_kit.registration.pair_resampling import hr_on_lr_grid  # noqa: E402
 from ddir_kit.registration.register_pair import green_255, register_arrays  # noqa: E402
-from ddir_kit.registration.synthetic_pair import (Photometric, apply_photometric, perturbed_lr_to_hr,  # noqa: E402
+from ddir_kit.virtual_camera.synthetic_pair import (Photometric, apply_photometric, perturbed_lr_to_hr,  # noqa: E402
                                                   render_lr_photo)
 
 SIZE = (5760, 3840)

@@ -30,11 +30,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ddir_kit.capture.lens_model import ZoomLens, true_focal_for_scale  # noqa: E402
-from ddir_kit.capture.scenes import Checkerboard, packaged_textures  # noqa: E402
-from ddir_kit.capture.simulate import sweep_distance_mm  # noqa: E402
-from ddir_kit.capture.simulate_scenes import SCENE_DISTANCE_MM, _plan_scene, _scene_wall  # noqa: E402
-from ddir_kit.capture.virtual_camera import CameraBody, ShotSettings, save_shot, shoot, shot_geometry  # noqa: E402
+from ddir_kit.virtual_camera.lens_model import ZoomLens, true_focal_for_scale  # noqa: E402
+from ddir_kit.virtual_camera.scenes import Checkerboard, packaged_textures  # noqa: E402
+from ddir_kit.virtual_camera.simulate import sweep_distance_mm  # noqa: E402
+from ddir_kit.virtual_camera.simulate_scenes import SCENE_DISTANCE_MM, _plan_scene, _scene_wall  # noqa: E402
+from ddir_kit.virtual_camera.camera import CameraBody, ShotSettings, save_shot, shoot, shot_geometry  # noqa: E402
 
 GOALS_S = {(1200, 800): 2.0, (5760, 3840): 30.0}
 

@@ -57,8 +57,8 @@ def cli():
 @click.argument("photos", nargs=-1, required=True, type=_path_in)
 def info(photos):
     """Show size, bit depth and EXIF of photos (JPEG, PNG, TIFF, RAW)."""
-    from .capture.exif import read_exif
-    from .capture.photo_io import read_photo
+    from .photo.exif import read_exif
+    from .photo.photo_io import read_photo
 
     failed = 0
     for path in photos:
@@ -264,8 +264,8 @@ def simulate():
               help="per-shot tripod and photometric disturbances")
 def simulate_calibration(out, focals, sensor, seed, fmt, board, bayer, distortion, disturb):
     """A checkerboard sweep over the zoom range, with truth.json (true scales and corners)."""
-    from .capture.lens_model import ZoomLens
-    from .capture.simulate import parse_focals, parse_size, simulate_calibration as run
+    from .virtual_camera.lens_model import ZoomLens
+    from .virtual_camera.simulate import parse_focals, parse_size, simulate_calibration as run
 
     cols, rows = parse_size(board, "board")
     w, h = parse_size(sensor, "sensor")
@@ -297,9 +297,9 @@ def simulate_calibration(out, focals, sensor, seed, fmt, board, bayer, distortio
 def simulate_scenes(out, n_scenes, calibration, scales, sensor, seed, bit_depth, bayer, moving_object,
                     failed_exposure, distortion, disturb, textures):
     """Scenes shot at HR and at every LR scale, in the capture layout, with truth.json."""
-    from .capture.lens_model import ZoomLens
-    from .capture.simulate import parse_size
-    from .capture.simulate_scenes import parse_planting, photos_in, simulate_scenes as run, targets_from_calibration
+    from .virtual_camera.lens_model import ZoomLens
+    from .virtual_camera.simulate import parse_size
+    from .virtual_camera.simulate_scenes import parse_planting, photos_in, simulate_scenes as run, targets_from_calibration
 
     if (calibration is None) == (scales is None):
         raise DdirKitError("give exactly one of --calibration and --scales")
@@ -404,7 +404,7 @@ def register(captures, out, hr_photo, lr_photo, scale, inspect_dir, jobs, shard,
               help="scales kept in Train, e.g. 1.5,2,2.5,3,3.5,4 (default: all); the others stay unseen")
 def crop(aligned, out, split_text, seed, patch_hr, step_hr, train_scales):
     """Cut aligned pairs into a dataset in the RealArbiSR layout."""
-    from .registration.crop import CropSettings, crop_dataset, parse_split
+    from .dataset.crop import CropSettings, crop_dataset, parse_split
 
     if step_hr is not None and patch_hr is None:
         raise DdirKitError("--step needs --patch")

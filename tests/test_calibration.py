@@ -15,8 +15,8 @@ from ddir_kit.calibration.board_detection import (BoardSize, detect_board_in_rgb
 from ddir_kit.calibration.calibrate import calibrate_sweep, load_calibration
 from ddir_kit.calibration.magnification import fit_similarity, magnification
 from ddir_kit.calibration.scale_model import fit_scale_model
-from ddir_kit.capture.exif import PhotoExif
-from ddir_kit.capture.photo_io import write_jpeg, write_png
+from ddir_kit.photo.exif import PhotoExif
+from ddir_kit.photo.photo_io import write_jpeg, write_png
 from ddir_kit.cli import cli
 from ddir_kit.errors import DdirKitError
 
@@ -291,7 +291,7 @@ def test_calibrate_check_reports_the_scale_achieved_and_the_way_to_turn(small_ca
 
 
 def test_calibrate_pattern_writes_a_pdf_and_a_png_whose_board_is_detectable(tmp_path):
-    from ddir_kit.capture.photo_io import read_rgb
+    from ddir_kit.photo.photo_io import read_rgb
 
     runner = CliRunner()
     res = runner.invoke(cli, ["calibrate", "pattern", "--out", str(tmp_path / "t.pdf"), "--scales", "1.5,2,4",

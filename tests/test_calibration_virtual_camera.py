@@ -15,10 +15,10 @@ from click.testing import CliRunner
 
 from ddir_kit.calibration.board_detection import BoardSize, detect_board_in_rgb
 from ddir_kit.calibration.calibrate import calibrate_sweep
-from ddir_kit.capture.exif import PhotoExif
-from ddir_kit.capture.lens_model import ZoomLens, true_focal_for_scale
-from ddir_kit.capture.photo_io import read_rgb, write_jpeg
-from ddir_kit.capture.simulate import simulate_calibration
+from ddir_kit.photo.exif import PhotoExif
+from ddir_kit.virtual_camera.lens_model import ZoomLens, true_focal_for_scale
+from ddir_kit.photo.photo_io import read_rgb, write_jpeg
+from ddir_kit.virtual_camera.simulate import simulate_calibration
 from ddir_kit.cli import cli
 
 # Every 4-5 mm from 24 to 105 mm: 18 photos.

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from ddir_kit.cli import cli
 from ddir_kit.dataset.layout import list_pairs, split_scales
 from ddir_kit.dataset.validate import validate_dataset
-from ddir_kit.registration.crop import CropSettings, crop_dataset, split_scenes
+from ddir_kit.dataset.crop import CropSettings, crop_dataset, split_scenes
 
 SCENES = ["scene_a", "scene_b", "scene_c", "scene_d", "scene_e"]
 SCALES = [Fraction(2), Fraction(5, 2)]

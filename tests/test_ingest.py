@@ -18,10 +18,10 @@ import pytest
 from click.testing import CliRunner
 
 from ddir_kit.capture.capture_layout import list_scene_dirs, read_scene_json
-from ddir_kit.capture.dng import mosaic_rggb, write_dng
-from ddir_kit.capture.exif import PhotoExif
+from ddir_kit.photo.dng import mosaic_rggb, write_dng
+from ddir_kit.photo.exif import PhotoExif
 from ddir_kit.capture.ingest import ingest_card, parse_shard, shard_items
-from ddir_kit.capture.photo_io import read_photo, write_jpeg
+from ddir_kit.photo.photo_io import read_photo, write_jpeg
 from ddir_kit.capture.scene_grouping import IngestCalibration
 from ddir_kit.cli import cli
 from ddir_kit.errors import DdirKitError

@@ -17,8 +17,8 @@ import piexif
 from click.testing import CliRunner
 
 from ddir_kit.capture.capture_layout import list_scene_dirs, read_scene_json
-from ddir_kit.capture.photo_io import read_photo
-from ddir_kit.capture.simulate_scenes import write_camera_card
+from ddir_kit.photo.photo_io import read_photo
+from ddir_kit.virtual_camera.simulate_scenes import write_camera_card
 from ddir_kit.cli import cli
 
 SCALES = (1.5, 2.0, 3.0)

@@ -39,7 +39,7 @@ def test_upscale_by_a_fractional_scale_keeps_16_bit_and_matches_the_library(tmp_
     assert "148x111" in result.output
     written = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
     assert written.dtype == np.uint16 and written.shape == (111, 148, 3)
-    from ddir_kit.capture.photo_io import read_rgb
+    from ddir_kit.photo.photo_io import read_rgb
     from ddir_kit.models import load_checkpoint
 
     model, _ = load_checkpoint(checkpoint)

@@ -12,7 +12,7 @@ import cv2
 import pytest
 import torch
 
-from ddir_kit.capture.photo_io import read_rgb
+from ddir_kit.photo.photo_io import read_rgb
 from ddir_kit.models import METHODS, make_model, upscale
 from ddir_kit.models.bicubic import resize_bicubic
 from ddir_kit.models.coords import make_cell, make_coord

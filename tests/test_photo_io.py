@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from ddir_kit.capture.dng import mosaic_rggb, write_dng
-from ddir_kit.capture.exif import PhotoExif, read_exif
-from ddir_kit.capture.photo_io import read_photo, write_image, write_jpeg, write_png, write_tiff
-from ddir_kit.capture.raw_develop import RawDevelopment
+from ddir_kit.photo.dng import mosaic_rggb, write_dng
+from ddir_kit.photo.exif import PhotoExif, read_exif
+from ddir_kit.photo.photo_io import read_photo, write_image, write_jpeg, write_png, write_tiff
+from ddir_kit.photo.raw_develop import RawDevelopment
 from ddir_kit.cli import cli
 from ddir_kit.errors import DdirKitError
 

@@ -17,10 +17,10 @@ import cv2
 import numpy as np
 import pytest
 
-from ddir_kit.capture.photo_io import read_rgb
+from ddir_kit.photo.photo_io import read_rgb
 from ddir_kit.registration.pair_map import PairMap, compose_affine, corner_error_lr_px, invert_affine
 from ddir_kit.registration.register_pair import RegistrationConfig, register_arrays
-from ddir_kit.registration.synthetic_pair import (Photometric, apply_photometric, paste_object, perturbed_lr_to_hr,
+from ddir_kit.virtual_camera.synthetic_pair import (Photometric, apply_photometric, paste_object, perturbed_lr_to_hr,
                                                   render_lr_photo)
 
 # the central 800 x 600 of the 1218 x 870 frame keeps each registration well under a second

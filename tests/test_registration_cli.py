@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from ddir_kit.capture.photo_io import read_photo, read_rgb, write_png
+from ddir_kit.photo.photo_io import read_photo, read_rgb, write_png
 from ddir_kit.cli import cli
 from ddir_kit.registration.pair_map import PairMap, corner_error_lr_px
-from ddir_kit.registration.synthetic_pair import Photometric, apply_photometric, perturbed_lr_to_hr, render_lr_photo
+from ddir_kit.virtual_camera.synthetic_pair import Photometric, apply_photometric, perturbed_lr_to_hr, render_lr_photo
 
 X0, Y0, W, H = 300, 200, 480, 360
 

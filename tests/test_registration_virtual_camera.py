@@ -106,7 +106,7 @@ def test_pooling_is_off_on_request_and_in_a_sharded_run(distorted, tmp_path):
 def _exact_corner_error_lr_px(rec: dict, lr_truth: dict, grid: np.ndarray) -> float:
     """Largest distance, LR px, between the pair's map and the camera's exact map (truth.json's
     dense grid, LR px -> HR px) at the four corners of the pair's LR grid."""
-    from ddir_kit.capture.truth_maps import grid_lr_to_hr
+    from ddir_kit.virtual_camera.truth_maps import grid_lr_to_hr
     from ddir_kit.registration.pair_map import apply_affine, grid_to_hr_affine
 
     s = float(rec["scale"])

@@ -6,10 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from ddir_kit.capture.photo_io import read_rgb
-from ddir_kit.capture.scenes import srgb_to_linear
-from ddir_kit.registration.relative_blur import (estimate_relative_blur, gaussian_blur, linear_to_srgb_255,
-                                                  srgb_to_linear_255)
+from ddir_kit.photo.photo_io import read_rgb
+from ddir_kit.photo.srgb import linear_to_srgb_255, srgb_to_linear, srgb_to_linear_255
+from ddir_kit.registration.relative_blur import estimate_relative_blur, gaussian_blur
 
 
 def test_decoding_follows_the_srgb_curve_and_encoding_undoes_it():

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from ddir_kit.capture.exif import read_exif
-from ddir_kit.capture.lens_model import ZoomLens, true_focal_for_scale, true_scale
-from ddir_kit.capture.photo_io import read_photo
+from ddir_kit.photo.exif import read_exif
+from ddir_kit.virtual_camera.lens_model import ZoomLens, true_focal_for_scale, true_scale
+from ddir_kit.photo.photo_io import read_photo
 from ddir_kit.cli import cli
 from ddir_kit.fileio import read_json
 

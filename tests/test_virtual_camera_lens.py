@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ddir_kit.capture.lens_model import ZoomLens, true_focal_for_scale, true_scale
-from ddir_kit.capture.shot_geometry import ShotGeometry, TripodPose, map_pixels
+from ddir_kit.virtual_camera.lens_model import ZoomLens, true_focal_for_scale, true_scale
+from ddir_kit.virtual_camera.shot_geometry import ShotGeometry, TripodPose, map_pixels
 from ddir_kit.errors import DdirKitError
 
 
@@ -77,7 +77,7 @@ def test_map_between_shots_scales_by_the_true_scale_at_the_axis():
 
 
 def _render(lens, focal_mm, scene, distance_mm, pose=TripodPose()):
-    from ddir_kit.capture.virtual_camera import CameraBody, ShotSettings, render_optical_image, shot_geometry
+    from ddir_kit.virtual_camera.camera import CameraBody, ShotSettings, render_optical_image, shot_geometry
 
     body = CameraBody()
     settings = ShotSettings(focal_mm, pose)
@@ -86,7 +86,7 @@ def _render(lens, focal_mm, scene, distance_mm, pose=TripodPose()):
 
 
 def test_rendered_vignetting_follows_the_lens_model():
-    from ddir_kit.capture.scenes import PlanarTexture
+    from ddir_kit.virtual_camera.scenes import PlanarTexture
 
     lens = ZoomLens()
     flat = PlanarTexture(np.full((64, 64, 3), 0.5, np.float32), (-1e5, -1e5, 1e5, 1e5), "reflect")
@@ -104,7 +104,7 @@ def test_off_axis_distorted_rendering_matches_a_brute_force_supersampled_renderi
     # far off axis at 24 mm where barrel distortion moves the board by pixels
     import cv2
 
-    from ddir_kit.capture.scenes import Checkerboard, PlanarTexture
+    from ddir_kit.virtual_camera.scenes import Checkerboard, PlanarTexture
 
     lens = dataclasses.replace(ZoomLens(), vignetting_wide=0.0, vignetting_long=0.0, psf_field_growth=0.0)
     board, distance, shift = Checkerboard(square_mm=40.0), 1000.0, np.array([-600.0, -350.0])

@@ -9,9 +9,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ddir_kit.capture.lens_model import ZoomLens
-from ddir_kit.capture.scenes import PlanarTexture
-from ddir_kit.capture.virtual_camera import CameraBody, ShotSettings, render_optical_image, shot_geometry
+from ddir_kit.virtual_camera.lens_model import ZoomLens
+from ddir_kit.virtual_camera.scenes import PlanarTexture
+from ddir_kit.virtual_camera.camera import CameraBody, ShotSettings, render_optical_image, shot_geometry
 
 DISTANCE_MM = 5000.0
 LENS = dataclasses.replace(ZoomLens().without_distortion(), vignetting_wide=0.0, vignetting_long=0.0)

@@ -8,15 +8,15 @@ import pytest
 from click.testing import CliRunner
 
 from ddir_kit.capture.capture_layout import list_scene_dirs, read_scene_json
-from ddir_kit.capture.exif import read_exif
-from ddir_kit.capture.lens_model import ZoomLens, true_focal_for_scale
-from ddir_kit.capture.photo_io import read_photo, read_rgb
+from ddir_kit.photo.exif import read_exif
+from ddir_kit.virtual_camera.lens_model import ZoomLens, true_focal_for_scale
+from ddir_kit.photo.photo_io import read_photo, read_rgb
 from ddir_kit.capture.scene_preview import write_side_by_side
-from ddir_kit.capture.scenes import Checkerboard, PlanarScene, PlanarTexture
-from ddir_kit.capture.shot_geometry import ShotGeometry, TripodPose, map_pixels
-from ddir_kit.capture.simulate_scenes import Planting, simulate_scenes, write_camera_card
-from ddir_kit.capture.simulate import sweep_distance_mm
-from ddir_kit.capture.virtual_camera import CameraBody, ShotSettings, plane_maps, render_optical_image, shot_geometry
+from ddir_kit.virtual_camera.scenes import Checkerboard, PlanarScene, PlanarTexture
+from ddir_kit.virtual_camera.shot_geometry import ShotGeometry, TripodPose, map_pixels
+from ddir_kit.virtual_camera.simulate_scenes import Planting, simulate_scenes, write_camera_card
+from ddir_kit.virtual_camera.simulate import sweep_distance_mm
+from ddir_kit.virtual_camera.camera import CameraBody, ShotSettings, plane_maps, render_optical_image, shot_geometry
 from ddir_kit.cli import cli
 from ddir_kit.fileio import read_json
 

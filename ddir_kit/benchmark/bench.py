@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..capture.photo_io import read_photo
+from ..photo.photo_io import read_photo
 from ..errors import DdirKitError
 from ..fileio import atomic_write_json, read_json, sha256_file
 from ..scales import scale_tag

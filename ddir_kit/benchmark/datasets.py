@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..capture.photo_io import read_photo
+from ..photo.photo_io import read_photo
 from ..dataset.layout import PairFiles, list_pairs, split_scales
 from ..dataset.paired_folders import is_paired_folders, list_folder_pairs
 from ..dataset.realsr_v3 import is_realsr_v3, list_realsr_pairs

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..capture.photo_io import write_png
+from ..photo.photo_io import write_png
 from ..errors import DdirKitError
 from ..scales import scale_tag
 from .datasets import SRDataset, load_pair

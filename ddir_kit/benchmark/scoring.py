@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..capture.photo_io import read_photo
+from ..photo.photo_io import read_photo
 from ..dataset.layout import image_files
 from ..errors import DdirKitError
 from ..fileio import atomic_write_text

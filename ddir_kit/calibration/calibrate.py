@@ -158,8 +158,8 @@ def calibrate_sweep(shots_dir: str | Path, scales: Sequence[float | Fraction] | 
     Raises DdirKitError when fewer than three usable shots remain, when no shot qualifies as
     the reference, or when a wanted scale lies outside the measured range.
     """
-    from ..capture.exif import read_exif
-    from ..capture.photo_io import is_photo
+    from ..photo.exif import read_exif
+    from ..photo.photo_io import is_photo
     from ..scales import parse_scale_list
 
     shots_dir = Path(shots_dir)
@@ -249,7 +249,7 @@ def calibrate_sweep(shots_dir: str | Path, scales: Sequence[float | Fraction] | 
 
 
 def _detect(path: Path, board: BoardSize, cache: DetectionCache) -> tuple[str, BoardDetection | None]:
-    from ..capture.photo_io import read_photo
+    from ..photo.photo_io import read_photo
 
     cached = cache.get(path)
     if cached is not None:

@@ -55,8 +55,8 @@ def check_zoom(calibration: str | Path | Calibration, photo_hr: str | Path, phot
     photo_hr: a shot at the reference focal length; photo_lr: the candidate shot.
     board: defaults to the calibration's board.
     """
-    from ..capture.exif import read_exif
-    from ..capture.photo_io import read_photo
+    from ..photo.exif import read_exif
+    from ..photo.photo_io import read_photo
 
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
     board = board or cal.board

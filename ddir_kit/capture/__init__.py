@@ -1,2 +1,3 @@
-"""Reading photos (RAW via rawpy, JPEG/PNG/TIFF, EXIF), ingest and scene grouping, shot
-plans, and the virtual zoom camera."""
+"""Capture: shot plans from a calibration, ingest of a camera card (scene grouping, RAW
+development, EXIF checks) and the capture layout (captures/<scene>/scene.json) that
+registration reads."""

@@ -31,9 +31,9 @@ from ..fileio import atomic_write_json, atomic_write_text, read_json, sha256_fil
 from ..parallel import process_pool
 from .capture_layout import (HR_FILE, INGEST_REPORT, SCENE_MANIFEST, SceneRecord, ShotRecord,
                              lr_file_name, read_scene_json, write_scene_json)
-from .exif import read_exif
-from .photo_io import PHOTO_SUFFIXES, read_photo, write_png
-from .raw_develop import RAW_SUFFIXES, RawDevelopment, camera_white_balance
+from ..photo.exif import read_exif
+from ..photo.photo_io import PHOTO_SUFFIXES, read_photo, write_png
+from ..photo.raw_develop import RAW_SUFFIXES, RawDevelopment, camera_white_balance
 from .scene_grouping import Candidate, CardPhoto, Finding, IngestCalibration, ScenePlan, natural_key, plan_scenes
 
 MANIFEST_FORMAT = "ddir-kit/ingest-manifest@1"

@@ -21,7 +21,7 @@ from ..errors import DdirKitError
 from ..fileio import read_json
 from ..scales import as_fraction
 from .capture_layout import scene_name
-from .exif import PhotoExif
+from ..photo.exif import PhotoExif
 
 LEVELS = {
     "used": "info", "raw_preferred": "info", "not_a_photo": "info",

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..scales import as_fraction
 from .capture_layout import read_scene_json
-from .photo_io import read_rgb, write_png
+from ..photo.photo_io import read_rgb, write_png
 
 
 def side_by_side(scene_dir: str | Path, scales=None, height_px: int = 240, gap_px: int = 6) -> np.ndarray:

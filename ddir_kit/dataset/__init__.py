@@ -1,1 +1,2 @@
-"""Datasets on disk: the RealArbiSR layout that `crop` writes and `bench` reads."""
+"""Datasets on disk: cropping aligned pairs into the RealArbiSR layout, reading it (and RealSR,
+City100 and plain paired folders), and validating it."""

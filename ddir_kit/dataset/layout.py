@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from ..capture.photo_io import IMAGE_SUFFIXES
+from ..photo.photo_io import IMAGE_SUFFIXES
 from ..errors import DdirKitError
 from ..scales import as_fraction, scale_tag
 

@@ -108,8 +108,8 @@ def _jsonable(d):
 
 def _stage_calibrate(out: Path, cfg: DemoConfig, log) -> dict:
     from ..calibration.calibrate import calibrate_sweep, write_calibration
-    from ..capture.lens_model import ZoomLens, true_focal_for_scale
-    from ..capture.simulate import simulate_calibration
+    from ..virtual_camera.lens_model import ZoomLens, true_focal_for_scale
+    from ..virtual_camera.simulate import simulate_calibration
 
     lens = ZoomLens()
     sweep = simulate_calibration(out / "sweep", cfg.sweep_focals_mm, seed=cfg.seed, sensor=cfg.sweep_sensor_px,
@@ -142,7 +142,7 @@ def _stage_capture(out: Path, cfg: DemoConfig, log) -> dict:
     from ..calibration.calibrate import load_calibration
     from ..capture.ingest import ingest_card
     from ..capture.scene_preview import write_side_by_side
-    from ..capture.simulate_scenes import write_camera_card
+    from ..virtual_camera.simulate_scenes import write_camera_card
 
     cal = load_calibration(out / "calibration.json")
     targets = [(t.scale, t.focal_mm) for t in cal.targets]
@@ -173,7 +173,7 @@ def _stage_capture(out: Path, cfg: DemoConfig, log) -> dict:
 
 def _stage_register(out: Path, cfg: DemoConfig, log) -> dict:
     from ..capture.capture_layout import list_scene_dirs, read_scene_json
-    from ..capture.shot_geometry import ShotGeometry, map_pixels
+    from ..virtual_camera.shot_geometry import ShotGeometry, map_pixels
     from ..registration.inspect_figure import inspect_pair
     from ..registration.pair_map import PairMap, apply_affine, grid_to_hr_affine
     from ..registration.register_captures import register_captures
@@ -241,7 +241,7 @@ def _stage_register(out: Path, cfg: DemoConfig, log) -> dict:
 
 def _stage_dataset(out: Path, cfg: DemoConfig, log) -> dict:
     from ..dataset.validate import validate_dataset
-    from ..registration.crop import CropSettings, crop_dataset
+    from ..dataset.crop import CropSettings, crop_dataset
 
     settings = CropSettings(test_fraction=cfg.test_fraction, seed=cfg.seed, train_scales=cfg.train_scales)
     report = crop_dataset(out / "aligned", out / "dataset", settings)

@@ -156,7 +156,7 @@ def upscale_file(image: str | Path, checkpoint: str | Path, out: str | Path, sca
     """Read a photo, upscale it by ``scale`` or to ``size_px`` (width, height) with the model in
     ``checkpoint``, and write ``out`` (format by extension; 16-bit PNG/TIFF when the input
     had more than 8 bits). Raises DdirKitError for bad input."""
-    from ..capture.photo_io import read_photo, write_image
+    from ..photo.photo_io import read_photo, write_image
     from .checkpoint import load_checkpoint
 
     if (scale is None) == (size_px is None):

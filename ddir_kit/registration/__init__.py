@@ -1,1 +1,2 @@
-"""Coarse and fine LR-HR alignment, pair resampling, quality gates, cropping, datasets."""
+"""LR-HR registration: coarse and fine alignment, relative blur, pair resampling, quality gates,
+and the pair record (pair.json) that the dataset stage reads."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..capture.photo_io import read_rgb
+from ..photo.photo_io import read_rgb
 from ..errors import DdirKitError
 from ..fileio import atomic_path, read_json
 

@@ -31,7 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
-from ..capture.photo_io import IMAGE_SUFFIXES
+from ..photo.photo_io import IMAGE_SUFFIXES
 from ..errors import DdirKitError
 from ..fileio import atomic_write_json, atomic_write_text, read_json, sha256_file
 from ..parallel import process_pool

@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..capture.photo_io import Photo, read_photo, write_png
+from ..photo.photo_io import Photo, read_photo, write_png
 from ..errors import DdirKitError
 from ..fileio import atomic_write_json, sha256_file
 from ..scales import as_fraction
@@ -36,7 +36,8 @@ from .local_shift_check import LocalCheckConfig, LocalShiftMap, judge_local, loc
 from .pair_map import PairMap, compose_affine, grid_to_hr_affine, invert_affine
 from .pair_resampling import (colour_transfer, grid_sample_points, hr_crop_for_map, hr_on_lr_grid,
                               lr_grid_size, resample_lr)
-from .relative_blur import estimate_relative_blur, gaussian_blur, linear_to_srgb_255, srgb_to_linear_255
+from ..photo.srgb import linear_to_srgb_255, srgb_to_linear_255
+from .relative_blur import estimate_relative_blur, gaussian_blur
 
 PAIR_JSON_VERSION = 1
 PHOTO_ENCODINGS = ("srgb", "linear")

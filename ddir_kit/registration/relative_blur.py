@@ -27,32 +27,11 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from ..capture.scenes import linear_to_srgb, srgb_to_linear
 from .fine_alignment import sample_at
 from .pair_map import apply_homography
 from .pair_resampling import hr_on_lr_grid, lr_grid_size
 
 BLUR_CANDIDATES_LR_PX = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6)
-
-_DECODE_STEPS = 64  # table entries per 8-bit level: far below noise and quantisation
-
-
-_DECODE = np.float32(255.0) * srgb_to_linear(np.arange(255 * _DECODE_STEPS + 1) / (255.0 * _DECODE_STEPS))
-
-
-def srgb_to_linear_255(grey: np.ndarray) -> np.ndarray:
-    """float32 sRGB-encoded values on a 0..255 scale -> linear light on the same scale (a table
-    lookup: a power on a full frame takes several times as long)."""
-    scaled = np.asarray(grey, np.float32) * np.float32(_DECODE_STEPS)
-    np.clip(scaled, 0.0, np.float32(_DECODE.size - 1), out=scaled)
-    scaled += np.float32(0.5)  # the cast below truncates: this rounds
-    return _DECODE[scaled.astype(np.int32)]
-
-
-def linear_to_srgb_255(values: np.ndarray) -> np.ndarray:
-    """The inverse of srgb_to_linear_255 (float32, 0..255 scale; values outside are clipped)."""
-    x = np.clip(np.asarray(values, np.float32) / np.float32(255.0), 0.0, 1.0)
-    return np.float32(255.0) * linear_to_srgb(x)
 
 
 def gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:

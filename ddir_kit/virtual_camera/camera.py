@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from ..errors import DdirKitError
-from .exif import PhotoExif
+from ..photo.exif import PhotoExif
 from .lens_model import ZoomLens
 from .shot_geometry import ShotGeometry, TripodPose
 
@@ -315,7 +315,7 @@ def _tone_curve(linear: np.ndarray, gamma: float) -> np.ndarray:
 
 
 def _mosaic(rgb: np.ndarray) -> np.ndarray:
-    from .dng import mosaic_rggb
+    from ..photo.dng import mosaic_rggb
 
     return mosaic_rggb(rgb)
 
@@ -332,8 +332,8 @@ def shoot(lens: ZoomLens, body: CameraBody, settings: ShotSettings, scene,
 
 def save_shot(path: str | Path, shot: VirtualShot) -> Path:
     """Write a shot by extension: .jpg (8 bit), .png/.tif (the body's bit depth), .dng (12-bit RGGB)."""
-    from .dng import mosaic_rggb, write_dng
-    from .photo_io import write_jpeg, write_png, write_tiff
+    from ..photo.dng import mosaic_rggb, write_dng
+    from ..photo.photo_io import write_jpeg, write_png, write_tiff
 
     path = Path(path)
     suffix = path.suffix.lower()

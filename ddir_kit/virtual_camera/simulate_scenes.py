@@ -43,13 +43,14 @@ import numpy as np
 from ..errors import DdirKitError
 from ..fileio import atomic_write_json, read_json
 from ..scales import as_fraction, parse_scale_list, scale_tag
-from .capture_layout import HR_FILE, SceneRecord, ShotRecord, lr_file_name, scene_name, write_scene_json
+from ..capture.capture_layout import HR_FILE, SceneRecord, ShotRecord, lr_file_name, scene_name, write_scene_json
 from .lens_model import ZoomLens, true_focal_for_scale, true_scale
-from .photo_io import read_rgb
-from .scenes import PlanarScene, PlanarTexture, packaged_textures, postcard_wall, srgb_to_linear
+from ..photo.photo_io import read_rgb
+from ..photo.srgb import srgb_to_linear
+from .scenes import PlanarScene, PlanarTexture, packaged_textures, postcard_wall
 from .simulate import DEFAULT_START_TIME, _Manifest, check_seed
 from .truth_maps import lr_to_hr_truth
-from .virtual_camera import CameraBody, ShotSettings, VirtualShot, save_shot, shoot, shot_geometry
+from .camera import CameraBody, ShotSettings, VirtualShot, save_shot, shoot, shot_geometry
 
 SCENE_DISTANCE_MM = 8000.0
 TRUTH_JSON = "truth.json"
@@ -449,7 +450,7 @@ def parse_planting(moving_object: str = "", failed_exposure: str = "") -> Planti
 
 def photos_in(folder: str | Path) -> list[Path]:
     """The photos (JPEG, PNG, TIFF; not RAW) directly in a folder, sorted by name."""
-    from .photo_io import IMAGE_SUFFIXES
+    from ..photo.photo_io import IMAGE_SUFFIXES
 
     folder = Path(folder)
     if not folder.is_dir():

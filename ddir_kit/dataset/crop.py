@@ -21,7 +21,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from ..dataset.layout import scale_dirs
+from .layout import scale_dirs
 from ..errors import DdirKitError
 from ..fileio import atomic_write_bytes, atomic_write_json, read_json
 from ..scales import as_fraction, scale_tag

@@ -11,7 +11,6 @@ Public API
   exactly box-filtered at any texel size.
 - ``packaged_textures()``: paths of the photographs shipped in ``ddir_kit/data/textures``;
   ``load_texture(path, width_mm)``: a photo as a texture centred on the plane origin.
-- ``srgb_to_linear`` / ``linear_to_srgb``: the sRGB transfer function (IEC 61966-2-1).
 """
 
 from __future__ import annotations
@@ -23,21 +22,9 @@ import cv2
 import numpy as np
 
 from ..errors import DdirKitError
+from ..photo.srgb import srgb_to_linear
 
 TEXTURE_DIR = Path(__file__).resolve().parents[1] / "data" / "textures"
-
-
-def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, np.float32)
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-def linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    x = np.ascontiguousarray(np.clip(np.asarray(x, np.float32), 0.0, None))
-    # cv2.pow: numpy's float power is several times slower on full frames; OpenCV returns a
-    # 1-D input as a column, hence the reshape
-    power = cv2.pow(x, 1 / 2.4).reshape(x.shape)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * power - 0.055).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -274,7 +261,7 @@ def packaged_textures() -> list[Path]:
 def load_texture(path: str | Path, width_mm: float) -> PlanarTexture:
     """A photo (any format read_rgb reads) as a linear-light texture ``width_mm`` wide,
     centred on the plane origin, mirrored beyond its edges."""
-    from .photo_io import read_rgb
+    from ..photo.photo_io import read_rgb
 
     img = srgb_to_linear(read_rgb(path))
     h, w = img.shape[:2]

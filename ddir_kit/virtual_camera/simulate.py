@@ -43,7 +43,7 @@ from ..errors import DdirKitError
 from ..fileio import atomic_write_json, read_json
 from .lens_model import ZoomLens, true_focal_for_scale, true_scale
 from .scenes import Checkerboard
-from .virtual_camera import SHOT_FORMATS, CameraBody, ShotSettings, save_shot, shoot, shot_geometry, shot_times
+from .camera import SHOT_FORMATS, CameraBody, ShotSettings, save_shot, shoot, shot_geometry, shot_times
 
 DEFAULT_FOCALS_MM = (24, 28, 32, 35, 40, 45, 50, 55, 60, 70, 80, 90, 105)
 SCALE_TABLE = tuple(round(1.5 + 0.1 * i, 1) for i in range(26))  # 1.5 .. 4.0

@@ -15,8 +15,8 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from ..capture.scenes import linear_to_srgb, srgb_to_linear
-from .pair_map import PairMap, apply_affine
+from ..photo.srgb import linear_to_srgb, srgb_to_linear
+from ..registration.pair_map import PairMap, apply_affine
 
 
 def perturbed_lr_to_hr(scale: float, hr_size, lr_size, *, scale_error: float = 0.01, rotation_deg: float = 0.5,
