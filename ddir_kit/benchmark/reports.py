@@ -15,9 +15,6 @@ import numpy as np
 
 from ..fileio import atomic_path, atomic_write_text
 
-_PRETTY = {"bicubic": "Bicubic", "liif": "LIIF", "lte": "LTE", "ciaosr": "CiaoSR", "ddir": "DDIR",
-           "ddir-noapp": "DDIR w/o app.", "ddir-nodeform": "DDIR w/o deform.", "ddir-none": "DDIR w/o both",
-           "liif+a": "LIIF(+a)"}
 
 
 @dataclass(frozen=True)
@@ -31,7 +28,9 @@ class ResultRow:
 
 
 def method_label(method: str, encoder: str) -> str:
-    name = _PRETTY.get(method, method)
+    from ..models.registry import REGISTRY
+
+    name = REGISTRY[method].label if method in REGISTRY else method
     return name if encoder in ("", "-") else f"{encoder.upper()}-{name}"
 
 

@@ -1,4 +1,4 @@
-"""Encoder construction by name: "edsr" (EDSR-baseline) or "rdn"."""
+"""The encoders, by name: the one place that lists them."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from ..errors import DdirKitError
 from .edsr_arch import EDSRBaseline
 from .rdn_arch import RDN
 
-ENCODERS = ("edsr", "rdn")
+ENCODER_CLASSES: dict[str, type[nn.Module]] = {"edsr": EDSRBaseline, "rdn": RDN}
+ENCODERS = tuple(ENCODER_CLASSES)
 
 
 def build_encoder(name: str, args: dict | None = None) -> nn.Module:
-    args = dict(args or {})
-    if name == "edsr":
-        return EDSRBaseline(**args)
-    if name == "rdn":
-        return RDN(**args)
-    raise DdirKitError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")
+    try:
+        cls = ENCODER_CLASSES[name]
+    except KeyError:
+        raise DdirKitError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}") from None
+    return cls(**dict(args or {}))
