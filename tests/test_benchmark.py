@@ -193,10 +193,11 @@ def test_batch_stream_ranks_split_each_global_batch_and_resume_mid_epoch():
 def test_paper_profile_is_the_models_md_recipe_and_set_overrides_are_typed():
     p = PROFILES["paper"]
     assert (p.lr_patch_px, p.queries, p.batch, p.epochs, p.repeat) == (48, 2304, 16, 1000, 20)
-    assert p.lr_for("ddir") == 2e-4 and p.lr_for("liif") == 1e-4 and p.lr_for("lte") == 1e-4
-    assert p.lr_milestones_epochs == (200, 400, 600, 800) and p.lr_gamma == 0.5
+    assert (p.learning_rate_for("ddir") == 2e-4 and p.learning_rate_for("liif") == 1e-4
+            and p.learning_rate_for("lte") == 1e-4)
+    assert p.learning_rate_milestones_epochs == (200, 400, 600, 800) and p.learning_rate_gamma == 0.5
     q = load_profile("quick", parse_set(["batch=2", "lr=1e-3", "lr_milestones_epochs=[1, 2]", "augment=false"]))
-    assert (q.batch, q.lr, q.lr_milestones_epochs, q.augment) == (2, 1e-3, (1, 2), False)
+    assert (q.batch, q.learning_rate, q.learning_rate_milestones_epochs, q.augment) == (2, 1e-3, (1, 2), False)
     with pytest.raises(DdirKitError, match="unknown profile key 'batchsize'"):
         load_profile("quick", {"batchsize": 4})
     with pytest.raises(DdirKitError, match="expected an integer"):

@@ -20,13 +20,14 @@ from typing import Callable
 
 from ..photo.photo_io import read_photo
 from ..errors import DdirKitError
-from ..fileio import atomic_write_json, read_json, sha256_file
+from ..fileio import sha256_file
 from ..scales import scale_tag
 from .datasets import SRDataset, load_pair, open_dataset
 from .distributed import DistContext, barrier, init_distributed
-from .evaluation import evaluate_model, scores_from_rows, scores_to_rows, summarize
+from .evaluation import evaluate_model, summarize
 from .metrics import get_protocol
 from .profiles import Profile
+from .run_files import BenchRecord, ScoreCache, logged_seconds
 from .reports import (ResultRow, method_label, plot_crops, plot_psnr_vs_scale, write_results_csv,
                       write_results_md, write_results_tex)
 from .training import train_method
@@ -71,10 +72,9 @@ def run_bench(methods: list[str], data: str | Path, out_dir: str | Path, profile
     ckpt_dir = Path(checkpoints_dir) if checkpoints_dir else None
     protocol = get_protocol(profile.protocol)
     if ctx.is_main:
-        atomic_write_json(out_dir / "bench.json", {
-            "methods": methods, "encoder": encoder, "dataset": str(ds.root), "dataset_kind": ds.kind,
-            "profile": profile.to_dict(), "protocol": protocol.name,
-            "train_scales": [float(s) for s in ds.train_scales], "test_scales": [float(s) for s in ds.test_scales]})
+        BenchRecord(tuple(methods), encoder, str(ds.root), ds.kind, profile, protocol.name,
+                    tuple(float(s) for s in ds.train_scales), tuple(float(s) for s in ds.test_scales)
+                    ).write(out_dir / "bench.json")
     barrier(ctx)
 
     rows, trained, skipped, timings, figure = [], [], [], {}, {}
@@ -116,12 +116,12 @@ def run_bench(methods: list[str], data: str | Path, out_dir: str | Path, profile
         score_file = run_dir / "scores.json"
         scores, t_test = None, None
         if t_train is None and (run_dir / "log.csv").is_file():
-            t_train = _logged_seconds(run_dir / "log.csv")
+            t_train = logged_seconds(run_dir / "log.csv")
         if score_file.is_file():
-            old = read_json(score_file)
-            if old.get("key") == key:
-                scores = scores_from_rows(old["images"])
-                t_test = old.get("test_s")
+            old = ScoreCache.read(score_file)
+            if old.key == key:
+                scores = list(old.images)
+                t_test = old.test_s
                 skipped.append(f"test {label}: scores for this checkpoint, protocol and test set exist")
         if scores is None:
             log(f"testing {label} on {sum(len(v) for v in ds.test.values())} test images")
@@ -131,7 +131,7 @@ def run_bench(methods: list[str], data: str | Path, out_dir: str | Path, profile
                                     save_dir=run_dir / "sr", save_first=1, progress=cb, ctx=ctx)
             t_test = round(time.monotonic() - t0)
             if ctx.is_main:
-                atomic_write_json(score_file, {"key": key, "test_s": t_test, "images": scores_to_rows(scores)})
+                ScoreCache(key, tuple(scores), t_test).write(score_file)
         timings[label] = (t_train, t_test)
         for s in summarize(scores):
             rows.append(ResultRow(method, enc_label, s.scale, s.n_images, s.psnr_y_db, s.ssim_y))
@@ -142,14 +142,6 @@ def run_bench(methods: list[str], data: str | Path, out_dir: str | Path, profile
         _write_reports(out_dir, ds, rows, profile, protocol, timings, figure)
     barrier(ctx)
     return BenchResult(out_dir, rows, trained, skipped, timings)
-
-
-def _logged_seconds(log_csv: Path) -> int | None:
-    lines = log_csv.read_text().strip().splitlines()
-    try:
-        return round(float(lines[-1].split(",")[-1])) if len(lines) > 1 else None
-    except ValueError:
-        return None
 
 
 def _frac(ds: SRDataset, scale: float):

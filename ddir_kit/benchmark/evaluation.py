@@ -79,14 +79,6 @@ def summarize(scores: list[ImageScore]) -> list[ScaleSummary]:
             for s, v in sorted(by.items())]
 
 
-def scores_to_rows(scores: list[ImageScore]) -> list[dict]:
-    return [{"name": s.name, "scale": s.scale, "psnr_y": s.psnr_y_db, "ssim_y": s.ssim_y} for s in scores]
-
-
-def scores_from_rows(rows: list[dict]) -> list[ImageScore]:
-    return [ImageScore(r["name"], float(r["scale"]), float(r["psnr_y"]), float(r["ssim_y"])) for r in rows]
-
-
 
 @dataclass(frozen=True)
 class TestResult:

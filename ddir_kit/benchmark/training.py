@@ -28,18 +28,18 @@ import numpy as np
 import torch
 
 from ..errors import DdirKitError
-from ..fileio import atomic_path, atomic_write_json, atomic_write_text, read_json
+from ..fileio import atomic_path, atomic_write_text
 from .datasets import SRDataset, load_cache, open_dataset
 from .cpu_allocator import keep_freed_memory
 from .distributed import DistContext, barrier, init_distributed
 from .profiles import Profile
+from .run_files import RunRecord
 from .sampler import BatchStream, SamplerConfig, TrainPatches, worker_init
 
 # Profile keys that change the arithmetic of training; a resume must keep them.
-_TRAINING_KEYS = ("lr_patch_px", "queries", "repeat", "augment", "batch", "epochs", "lr", "lr_by_method",
-                  "lr_milestones_epochs", "lr_gamma", "seed", "precision")
-# keys added after runs were already on disk: a run.json without one used this value
-_KEY_DEFAULTS = {"precision": "fp32"}
+_TRAINING_KEYS = ("lr_patch_px", "queries", "repeat", "augment", "batch", "epochs", "learning_rate",
+                  "learning_rate_by_method", "learning_rate_milestones_epochs", "learning_rate_gamma", "seed",
+                  "precision")
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,26 @@ def _save_state(path: Path, obj: dict) -> None:
 def _write_log(path: Path, rows: list) -> None:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(("iter", "epoch", "loss", "lr", "elapsed_s"))
+    w.writerow(("iter", "epoch", "loss", "learning_rate", "elapsed_s"))
     w.writerows(rows)
     atomic_write_text(path, buf.getvalue())
+
+
+def _check_resume(old: RunRecord, new: RunRecord, run_json: Path) -> None:
+    """A resumed run must keep everything that changes its arithmetic."""
+    for key in ("method", "encoder"):
+        if getattr(old, key) != getattr(new, key):
+            raise DdirKitError(f"--resume with {key} {getattr(new, key)!r} but the run used {getattr(old, key)!r}",
+                               run_json)
+    for key in _TRAINING_KEYS:
+        used, wanted = getattr(old.profile, key), getattr(new.profile, key)
+        if used != wanted:
+            raise DdirKitError(f"--resume with profile {key}={_plain(wanted)!r} but the run used {_plain(used)!r}",
+                               run_json)
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
 
 
 def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path, profile: Profile,
@@ -117,20 +134,11 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
     model.to(ctx.device)
     spec = model.spec
 
-    run_info = {"method": method, "encoder": encoder, "profile": profile.to_dict(), "dataset": str(ds.root),
-                "dataset_kind": ds.kind, "train_scales": [float(s) for s in ds.train_scales],
-                "world_size": ctx.world, "model_spec": spec}
+    record = RunRecord(method, encoder, profile, str(ds.root), ds.kind, tuple(float(s) for s in ds.train_scales),
+                       ctx.world, spec)
     run_json = out_dir / "run.json"
     if resume and run_json.is_file():
-        old = read_json(run_json)
-        for key in ("method", "encoder"):
-            if old.get(key) != run_info[key]:
-                raise DdirKitError(f"--resume with {key} {run_info[key]!r} but the run used {old.get(key)!r}", run_json)
-        for key in _TRAINING_KEYS:
-            used = old["profile"].get(key, _KEY_DEFAULTS.get(key))
-            if used != run_info["profile"][key]:
-                raise DdirKitError(f"--resume with profile {key}={run_info['profile'][key]!r} "
-                                   f"but the run used {used!r}", run_json)
+        _check_resume(RunRecord.read(run_json), record, run_json)
 
     cache = load_cache(ds, "Train")
     scfg = SamplerConfig(profile.lr_patch_px, profile.queries, profile.repeat, profile.augment,
@@ -142,9 +150,10 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
                            "lower --set batch or raise --set repeat", ds.root)
     total = per_epoch * profile.epochs
 
-    opt = torch.optim.Adam(model.parameters(), lr=profile.lr_for(method))
+    opt = torch.optim.Adam(model.parameters(), lr=profile.learning_rate_for(method))
     sched = torch.optim.lr_scheduler.MultiStepLR(
-        opt, milestones=[m * per_epoch for m in profile.lr_milestones_epochs], gamma=profile.lr_gamma)
+        opt, milestones=[m * per_epoch for m in profile.learning_rate_milestones_epochs],
+        gamma=profile.learning_rate_gamma)
     start, rows, elapsed0, resumed_at = 0, [], 0.0, None
     if resume and state_path.is_file():
         st = torch.load(state_path, map_location=ctx.device, weights_only=False)
@@ -155,7 +164,7 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
         start, rows, elapsed0 = st["loader"]["next_iter"], st["log"], st["elapsed_s"]
         resumed_at = start
     elif ctx.is_main:
-        atomic_write_json(run_json, run_info)
+        record.write(run_json)
 
     net = model
     if ctx.active:
