@@ -72,6 +72,12 @@ def read_json(path: str | Path) -> Any:
         raise DdirKitError(f"not valid JSON ({e})", path) from None
 
 
+def jsonable(obj: Any) -> Any:
+    """``obj`` as JSON reads it back: numpy values, Paths and dataclasses become plain types and
+    tuples lists, so that a record in memory compares equal to the same record read from a file."""
+    return json.loads(json.dumps(obj, default=_json_default))
+
+
 def sha256_file(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

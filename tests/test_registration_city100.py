@@ -3,7 +3,7 @@ and photometric change applied to the LR; the map must come back within 0.1 LR p
 corner of the LR grid.
 
 The "LR photo" is rendered from the pair's L (its own capture at the short focal length) and
-registered against its H. L is not perfectly aligned to H (../shared/data/README.md), so the
+registered against its H. L is not perfectly aligned to H (the City100 data README says so), so the
 truth folds in that residual: an ECC affine fit of L to H (H blurred by sigma 1.3, as the
 README measured it) over the same region of the frame.
 """

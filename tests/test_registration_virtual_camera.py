@@ -40,7 +40,7 @@ def faulty(tmp_path_factory):
     root = tmp_path_factory.mktemp("vc_faulty")
     _run(["capture", "simulate", "scenes", str(root / "captures"), "--scenes", "1", "--scales", "2,2.5,3",
           "--no-distortion", "--seed", "3", "--moving-object", "2", "--failed-exposure", "2.5:under,3:over"])
-    # every pair rejected: nothing useful, so the batch exits non-zero (DESIGN.md)
+    # every pair rejected: nothing useful, so the batch exits non-zero
     out = _run(["register", str(root / "captures"), "--out", str(root / "aligned")], exit_code=1)
     assert "0 ok, 3 rejected" in out
     return root

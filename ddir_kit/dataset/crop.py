@@ -21,13 +21,12 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .layout import scale_dirs
 from ..errors import DdirKitError
-from ..fileio import atomic_write_bytes, atomic_write_json, read_json
+from ..fileio import atomic_write_bytes
+from ..registration.pair_record import PAIR_JSON, PairRecord
 from ..scales import as_fraction, scale_tag
-
-DATASET_FORMAT = "ddir-kit/dataset@1"
-MANIFEST = "manifest.json"
+from .layout import scale_dirs
+from .manifest import MANIFEST, DatasetFile, DatasetManifest, SkippedPair
 
 
 @dataclass(frozen=True)
@@ -81,20 +80,19 @@ def find_ok_pairs(aligned_dir: str | Path) -> tuple[list[tuple[str, Fraction, Pa
     if not root.is_dir():
         raise DdirKitError("not a folder", root)
     ok, skipped = [], []
-    for pj in sorted(root.glob("*/*/pair.json")):
+    for pj in sorted(root.glob(f"*/*/{PAIR_JSON}")):
         pair_dir = pj.parent
         if pair_dir.name.startswith(".") or pair_dir.parent.name.startswith("."):
             continue
         rel = f"{pair_dir.parent.name}/{pair_dir.name}"
-        rec = read_json(pj)
-        if rec.get("status") != "ok":
-            skipped.append((rel, f"status {rec.get('status')}: {rec.get('reason', '')}"))
+        rec = PairRecord.read(pj)
+        if not rec.ok:
+            skipped.append((rel, f"status {rec.status}: {rec.reason}"))
             continue
         if not (pair_dir / "hr.png").is_file() or not (pair_dir / "lr.png").is_file():
             skipped.append((rel, "hr.png or lr.png missing"))
             continue
-        scale = as_fraction(rec.get("scale_fraction") or rec.get("scale"))
-        ok.append((pair_dir.parent.name, scale, pair_dir))
+        ok.append((pair_dir.parent.name, rec.scale, pair_dir))
     return ok, skipped
 
 
@@ -134,33 +132,29 @@ def crop_dataset(aligned_dir: str | Path, out_dir: str | Path, settings: CropSet
             lr_bytes = _png(lr[ly:ly + lh, lx:lx + lw])
             atomic_write_bytes(hr_dir / name, hr_bytes)
             atomic_write_bytes(lr_dir / name, lr_bytes)
-            records.append({"split": split, "scale": float(scale), "scale_fraction": str(scale), "tag": scale_tag(scale),
-                            "scene": scene, "name": name, "source": rel, "hr_box_in_pair": [x, y, w, h],
-                            "hr": str((hr_dir / name).relative_to(out)), "lr": str((lr_dir / name).relative_to(out)),
-                            "hr_size": [w, h], "lr_size": [lw, lh],
-                            "hr_sha256": _sha(hr_bytes), "lr_sha256": _sha(lr_bytes)})
+            records.append(DatasetFile(split, scale, scale_tag(scale), scene, name, rel, (x, y, w, h),
+                                       str((hr_dir / name).relative_to(out)), str((lr_dir / name).relative_to(out)),
+                                       (w, h), (lw, lh), _sha(hr_bytes), _sha(lr_bytes)))
             n += 1
         if n == 0:
             report.skipped.append((rel, "smaller than one patch"))
         report.files += n
         if on_pair:
             on_pair(rel, n)
-    atomic_write_json(out / MANIFEST, {"format": DATASET_FORMAT, "complete": True, "settings": _settings_json(settings),
-                                       "splits": {"Train": train, "Test": test}, "files": records,
-                                       "skipped": [{"source": s, "reason": r} for s, r in report.skipped]})
+    DatasetManifest(True, _settings_json(settings), {"Train": train, "Test": test}, records,
+                    [SkippedPair(s, r) for s, r in report.skipped]).write(out / MANIFEST)
     return report
 
 
 def _claim_output(out: Path, settings: CropSettings) -> None:
-    manifest = out / MANIFEST
-    if manifest.is_file():
-        rec = read_json(manifest)
-        if rec.get("format") != DATASET_FORMAT or rec.get("settings") != _settings_json(settings):
+    path = out / MANIFEST
+    if path.is_file():
+        if DatasetManifest.read(path).settings != _settings_json(settings):
             raise DdirKitError("holds a dataset made with other settings; choose a new --out folder", out)
     elif out.exists() and any(out.iterdir()):
         raise DdirKitError("is not empty and holds no ddir-kit dataset; choose a new --out folder", out)
     # written first (incomplete) so that a killed run can be resumed with the same settings
-    atomic_write_json(manifest, {"format": DATASET_FORMAT, "complete": False, "settings": _settings_json(settings)})
+    DatasetManifest(False, _settings_json(settings)).write(path)
 
 
 def _settings_json(settings: CropSettings) -> dict:

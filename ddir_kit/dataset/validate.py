@@ -16,9 +16,9 @@ from pathlib import Path
 import cv2
 
 from ..errors import DdirKitError
-from ..fileio import read_json
 from ..scales import scale_tag
 from .layout import SPLITS, image_files, scale_dirs, split_dir, split_scales
+from .manifest import MANIFEST, DatasetManifest
 
 
 @dataclass(frozen=True)
@@ -150,30 +150,27 @@ def _check_duplicates(rep: ValidationReport, hashes) -> None:
 
 
 def _check_manifest(rep: ValidationReport, root: Path) -> None:
-    path = root / "manifest.json"
+    path = root / MANIFEST
     if not path.is_file():
         rep.add("warning", "manifest", root, "no manifest.json: scene leakage checked by identical images only")
         return
     try:
-        rec = read_json(path)
+        man = DatasetManifest.read(path)
     except DdirKitError as e:
         rep.add("error", "manifest", path, e.reason)
         return
-    if not rec.get("complete", True):
+    if not man.complete:
         rep.add("error", "manifest", path, "the dataset was not finished (crop was interrupted); rerun crop")
-    scenes = defaultdict(set)
-    for f in rec.get("files", []):
-        scenes[f.get("scene")].add(f.get("split"))
-        for key in ("hr", "lr"):
-            p = root / f[key]
+    for f in man.files:
+        for rel, sha in ((f.hr, f.hr_sha256), (f.lr, f.lr_sha256)):
+            p = root / rel
             if not p.is_file():
                 rep.add("error", "missing", p, "listed in manifest.json but absent")
-            elif f.get(f"{key}_sha256") and _sha256(p) != f[f"{key}_sha256"]:
+            elif sha and _sha256(p) != sha:
                 rep.add("error", "checksum", p, "content differs from manifest.json")
-    for scene, splits in sorted(scenes.items()):
+    for scene, splits in sorted(man.scenes_by_split().items()):
         if len(splits) > 1:
             rep.add("error", "leak", root, f"scene {scene} is in both {' and '.join(sorted(splits))}")
-    listed = rec.get("splits") or {}
-    both = set(listed.get("Train", [])) & set(listed.get("Test", []))
+    both = set(man.split_scenes("Train")) & set(man.split_scenes("Test"))
     for scene in sorted(both):
         rep.add("error", "leak", path, f"scene {scene} is listed in both splits")

@@ -1,6 +1,6 @@
 """The geometric map between an LR photo and its HR photo, as stored in pair.json.
 
-Pixel coordinates follow DESIGN.md: x right, y down, (0, 0) at the centre of the top-left
+Pixel coordinates (docs/conventions.md): x right, y down, (0, 0) at the centre of the top-left
 pixel. The map is an affine ``lr_to_hr`` (2x3, LR photo pixels -> HR photo pixels) with an
 optional relative radial-distortion term on the LR side:
 

@@ -1,6 +1,6 @@
 """From a map to an exact-scale pair: the HR crop, the LR grid, and the resampled LR.
 
-Pair convention (DESIGN.md): HR is exactly s x LR (integers; for s = p/q in lowest terms the
+Pair convention (docs/conventions.md): HR is exactly s x LR (integers; for s = p/q in lowest terms the
 LR sides are multiples of q, so the HR sides are multiples of p), and LR grid pixel (u, v)
 covers the HR-crop point (s(u + 0.5) - 0.5, s(v + 0.5) - 0.5). The HR crop keeps the HR
 photo's pixels untouched; only the LR photo is resampled.
