@@ -220,12 +220,14 @@ class Run:
                  f"- Load average (1 min): {self.start_load.one_min:.2f} at the start, {end.one_min:.2f} at the end "
                  f"({end.cores} cores)",
                  f"- Started {self.started:%Y-%m-%d %H:%M} UTC, ran {time.monotonic() - self._t0:.0f} s"]
-        over = [(label, load) for label, load in self.samples + [("end", end)] if load.loaded]
+        readings = self.samples + [("end", end)]
+        over = [(label, load) for label, load in readings if load.loaded]
         if over:
-            where = ", ".join(f"{label or 'during the run'} {load.one_min:.1f}" for label, load in over)
-            lines += ["", f"LOADED: the 1-min load average exceeded the {end.cores} cores ({where}): other work "
-                         "shared the CPUs, so times measured then are slower than this machine alone would give "
-                         "(a load figure in a table reads '<load> LOADED' there)."]
+            label, top = max(over, key=lambda r: r[1].one_min)
+            lines += ["", f"LOADED: the 1-min load average exceeded the {end.cores} cores at {len(over)} of "
+                          f"{len(readings)} readings (highest {top.one_min:.1f}, {label or 'during the run'}): other "
+                          "work shared the CPUs, so times measured then are slower than this machine alone would "
+                          "give (a load figure in a table reads '<load> LOADED' there)."]
         return lines
 
     def write(self, out: Path, text: str) -> Path:

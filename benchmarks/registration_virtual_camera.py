@@ -87,7 +87,7 @@ def main() -> None:
              "`register` on the capture folder. Corner "
              "error: the largest of the four LR-grid corners, LR px. 'vs affine': against truth.json's least-squares "
              "lr_to_hr; 'vs exact': against its dense truth grid (the true map; it departs from the affine by "
-             "'truth non-affine', the grid's max_deviation_px over s).", "", f"Machine: {info}.", "",
+             "'truth non-affine', the grid's max_deviation_px over s).", "",
              "| scene | scale | model | status | vs affine | vs exact | truth non-affine |",
              "| --- | ---: | --- | --- | ---: | ---: | ---: |"]
     for scene, s, name, status, ea, eg, dev in rows:
