@@ -9,36 +9,30 @@ photo decoding and the board detection + full-resolution refinement. Side by sid
 same loaded machine: OpenCV's detector run directly on a full-resolution full-frame photo,
 against the downscaled detection used here.
 
-    .venv/bin/python benchmarks/calibration_speed.py [--work /tmp/ddir-calib-bench] [--full-frame-shots 18]
+    python benchmarks/calibration_speed.py [--work DIR] [--full-frame-shots 18] [--out FILE]
 
-Prints a table and writes benchmarks/results/calibration_speed.md with the machine.
+--work (default: ddir-calib-bench in the system's temporary folder) keeps the rendered sweeps
+between runs. Prints a table and writes benchmarks/results/calibration_speed.md (or --out).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from ddir_kit.calibration.board_detection import BoardSize, detect_board, to_gray  # noqa: E402
-from ddir_kit.calibration.calibrate import calibrate_sweep, write_calibration  # noqa: E402
-from ddir_kit.virtual_camera.lens_model import ZoomLens, true_focal_for_scale  # noqa: E402
-from ddir_kit.photo.photo_io import read_photo  # noqa: E402
-from ddir_kit.virtual_camera.simulate import simulate_calibration  # noqa: E402
+import harness
+from ddir_kit.calibration.board_detection import BoardSize, detect_board, to_gray
+from ddir_kit.calibration.calibrate import calibrate_sweep, write_calibration
+from ddir_kit.virtual_camera.lens_model import ZoomLens, true_focal_for_scale
+from ddir_kit.photo.photo_io import read_photo
+from ddir_kit.virtual_camera.simulate import simulate_calibration
 
 SWEEP_FOCALS_MM = tuple(int(round(f)) for f in np.linspace(24, 105, 18))
 EVERY_SCALE = [round(1.5 + 0.1 * i, 1) for i in range(26)]
-
-
-from _machine import machine_summary as machine  # noqa: E402
 
 
 def render(out: Path, focals, size) -> float:
@@ -91,13 +85,13 @@ def direct_full_resolution_detection(photo: Path, board: BoardSize) -> tuple[flo
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--work", type=Path, default=Path("/tmp/ddir-calib-bench"))
+    ap = harness.parser(__file__, __doc__)
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "ddir-calib-bench")
     ap.add_argument("--full-frame-shots", type=int, default=18)
     args = ap.parse_args()
+    run = harness.Run()
     args.work.mkdir(parents=True, exist_ok=True)
     board = BoardSize(9, 6)
-    header_machine = machine()
 
     ff_focals = (SWEEP_FOCALS_MM if args.full_frame_shots == len(SWEEP_FOCALS_MM)
                  else tuple(int(round(f)) for f in np.geomspace(24, 105, args.full_frame_shots)))
@@ -114,7 +108,7 @@ def main() -> None:
         total = time.perf_counter() - t0
         read_s, detect_s = per_shot_times(sweep, board)
         err, naive = accuracy(sweep, cal)
-        rows.append((name, len(focals), total, read_s, detect_s, err, naive, os.getloadavg()[0]))
+        rows.append((name, len(focals), total, read_s, detect_s, err, naive, run.load_now(name)))
         print(f"{name}: {len(focals)} photos calibrated in {total:.1f} s (per shot: decode {read_s:.2f} s, "
               f"detect {detect_s:.2f} s); max focal error {err:.3f} mm, naive {naive:.3f} mm", flush=True)
 
@@ -133,7 +127,7 @@ def main() -> None:
     table = ("| sweep | photos | calibrate, total s | s per photo | decode s/photo | detect+refine s/photo "
              "| max focal error mm | naive max error mm | load avg after |\n"
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-    table += "".join(f"| {n} | {k} | {t:.1f} | {t / k:.2f} | {r:.2f} | {d:.2f} | {e:.3f} | {nv:.3f} | {ld:.1f} |\n"
+    table += "".join(f"| {n} | {k} | {t:.1f} | {t / k:.2f} | {r:.2f} | {d:.2f} | {e:.3f} | {nv:.3f} | {ld} |\n"
                      for n, k, t, r, d, e, nv, ld in rows)
     cmp_table = ("| full-frame photo | SB on full resolution, s | found | downscaled SB + full-res refine, s "
                  "| detector side px | ratio |\n| --- | ---: | --- | ---: | ---: | ---: |\n")
@@ -143,16 +137,13 @@ def main() -> None:
             f"Virtual-camera checkerboard sweeps (JPEG, board 9x6, seed 11); rendering not timed "
             f"({', '.join(render_notes)}, on this machine). Focal errors are over every scale x1.5-x4.0 "
             f"(step 0.1) against the lens's truth.\n\n"
-            f"Machine: {header_machine}. The machine is shared with other agents, so absolute times vary; "
-            f"the rows below ran back to back in one process.\n\n{table}\n"
+            f"Absolute times vary with the machine's load; the rows below ran back to back in one process."
+            f"\n\n{table}\n"
             f"Goal: the 18-photo 2400x1600 sweep in under 30 s: {'met' if goal else 'NOT met'} "
             f"({rows[0][2]:.1f} s).\n\n"
             f"Detection on a full-frame photo, side by side:\n\n{cmp_table}")
-    out = ROOT / "benchmarks" / "results" / "calibration_speed.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
     print()
-    print(text)
+    print(run.write(args.out, text).read_text())
 
 
 if __name__ == "__main__":

@@ -1,46 +1,42 @@
 """Acceptance run of issue 8: City100 as a x2.9 dataset (native LR = the L image area-downscaled
 to 420 x 300; train on 9 pairs, test on 3), `bench --profile quick` with bicubic, LIIF, LTE,
-CiaoSR and DDIR on EDSR. Prints the table and wall-clock times, and writes
-benchmarks/results/city100_bench[_<device>].md with the machine.
+CiaoSR and DDIR on EDSR. Prints the table and wall-clock times, and writes the results file.
 
-    .venv/bin/python benchmarks/city100_bench.py [--out RUN] [--device cpu|cuda] [--methods ...]
+    python benchmarks/city100_bench.py [--work RUN] [--device cpu|cuda] [--methods ...]
+        [--set KEY=VALUE ...] [--city100 DIR | --data DATASET] [--out FILE]
 
-A rerun with the same --out skips finished work (bench is resumable).
+A rerun with the same --work skips finished work (bench is resumable). Name a --out per device
+or recipe (e.g. benchmarks/results/city100_bench_cuda_e40_lr2e-4.md): the default is
+benchmarks/results/city100_bench.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
 
-
+import harness
 from ddir_kit.benchmark.bench import run_bench
 from ddir_kit.benchmark.profiles import load_profile, parse_set
 from ddir_kit.dataset.city100 import build_city100
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-from _machine import machine_summary as machine  # noqa: E402
-
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", type=Path, default=None)
+    ap = harness.parser(__file__, __doc__, city100=True)
+    ap.add_argument("--work", type=Path, default=None,
+                    help="the run folder: dataset/ and run/ (default: a new temporary folder)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--methods", default="bicubic,liif,lte,ddir,ciaosr")
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     ap.add_argument("--data", type=Path, default=None, help="an already built City100 x2.9 dataset")
-    ap.add_argument("--tag", default="", help="suffix of the result file name")
     args = ap.parse_args()
-    out = args.out or Path(tempfile.mkdtemp(prefix="city100-bench-"))
-    shared = REPO.parent / "shared" / "data" / "city100"
-    data = args.data or build_city100(shared, out / "dataset")
+    work = args.work or Path(tempfile.mkdtemp(prefix="city100-bench-"))
+    data = args.data or build_city100(harness.city100_dir(args.city100), work / "dataset")
     profile = load_profile("quick", parse_set(args.overrides))
+    run = harness.Run()
     t0 = time.monotonic()
-    res = run_bench(args.methods.split(","), data, out / "run", profile, "edsr", device=args.device,
+    res = run_bench(args.methods.split(","), data, work / "run", profile, "edsr", device=args.device,
                     log=lambda m: print(f"[{time.monotonic() - t0:7.0f} s] {m}", flush=True))
     total = time.monotonic() - t0
     bic = next(r.psnr_y for r in res.rows if r.method == "bicubic")
@@ -53,20 +49,14 @@ def main() -> None:
                      f"{'-' if tr is None else tr} | {'-' if te is None else te} |")
     text = "\n".join([
         f"# City100 x2.9 bench, profile quick, device {args.device}", "",
-        f"Command: python benchmarks/city100_bench.py --device {args.device}"
-        + "".join(f" --set {o}" for o in args.overrides), "",
-        f"Machine: {machine()}", "",
-        f"Dataset: 9 train / 3 test City100 Nikon pairs, LR = L image area-downscaled to 420x300, HR 1218x870.",
+        "Dataset: 9 train / 3 test City100 Nikon pairs, LR = L image area-downscaled to 420x300, HR 1218x870.",
         f"Profile: {profile.notes}", f"Overrides: {args.overrides or 'none'}", "",
         *lines, "",
         f"Total wall clock of this invocation: {total:.0f} s (work skipped on a rerun is not counted; "
         f"train/test columns are the times recorded when that work ran).",
-        f"Run folder: {out / 'run'}", ""])
-    print(text)
-    suffix = ("" if args.device == "cpu" else f"_{args.device.split(':')[0]}") + (f"_{args.tag}" if args.tag else "")
-    dest = REPO / "benchmarks" / "results" / f"city100_bench{suffix}.md"
-    dest.write_text(text)
-    print(f"wrote {dest}")
+        f"Run folder: {work / 'run'}", ""])
+    print(run.write(args.out, text).read_text())
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

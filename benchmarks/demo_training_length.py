@@ -4,10 +4,10 @@ The demo trains each method with the quick profile for 10 epochs (250 iterations
 is what 20 minutes on two cores allow for all four methods. This script trains the given
 methods on a demo's dataset for several epoch counts (lr halved after 80 % of the epochs, as
 the demo does) and counts the scales at which each beats bicubic. Writes
-benchmarks/results/demo_training_length.md.
+benchmarks/results/demo_training_length.md (or --out).
 
     ddir-kit demo --out /tmp/demo            # once, for its dataset/
-    .venv/bin/python benchmarks/demo_training_length.py --data /tmp/demo/dataset \
+    python benchmarks/demo_training_length.py --data /tmp/demo/dataset \
         --run liif,lte,ciaosr,ddir:10 --run liif,lte,ciaosr,ddir:10:bf16 --run liif:30
 
 Runs already in --work are reused (bench skips a trained model and a scored checkpoint), so a
@@ -16,32 +16,24 @@ demo's own bench/ folder can stand in for the 10-epoch fp32 run.
 
 from __future__ import annotations
 
-import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from _machine import machine_summary  # noqa: E402
-
-from ddir_kit.benchmark.bench import run_bench  # noqa: E402
-from ddir_kit.benchmark.profiles import load_profile  # noqa: E402
-from ddir_kit.benchmark.reports import method_label  # noqa: E402
-from ddir_kit.demo.config import demo_config  # noqa: E402
+import harness
+from ddir_kit.benchmark.bench import run_bench
+from ddir_kit.benchmark.profiles import load_profile
+from ddir_kit.benchmark.reports import method_label
+from ddir_kit.demo.config import demo_config
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = harness.parser(__file__, __doc__)
     ap.add_argument("--data", type=Path, required=True, help="a demo run's dataset/ folder")
     ap.add_argument("--run", action="append", metavar="METHODS:EPOCHS[:PRECISION]",
                     help="e.g. liif,ddir:10:bf16 (repeatable; precision fp32 unless given)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--work", type=Path, default=None, help="where to keep the runs (default: a temporary folder)")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "demo_training_length.md")
     args = ap.parse_args()
     if not (args.data / "manifest.json").is_file():
         raise SystemExit(f"{args.data} is not a dataset folder (no manifest.json); run `ddir-kit demo` first")
@@ -52,6 +44,7 @@ def main() -> None:
             raise SystemExit(f"--run {spec!r}: expected METHODS:EPOCHS[:PRECISION]")
         runs.append(([m for m in parts[0].split(",") if m], int(parts[1]), parts[2] if len(parts) == 3 else "fp32"))
     work = args.work or Path(tempfile.mkdtemp(prefix="demo-train-length-"))
+    run = harness.Run()
     scales, bicubic, rows = None, None, []
     for methods, epochs, precision in runs:
         prof = load_profile("quick", demo_config(False, 0, epochs=epochs, precision=precision).profile_overrides)
@@ -78,10 +71,8 @@ def main() -> None:
         f"Dataset: `{args.data}` (a default `ddir-kit demo` run). Profile `quick`, lr halved after 80 % of the "
         f"epochs (the demo: 10 epochs, halved after 8); precision bf16: forward pass and loss under torch.autocast. "
         f"PSNR-Y (dB), protocol `ddir`, test scenes only. Train (s): training wall clock from the run's log.", "",
-        f"Machine: {machine_summary()}; device {args.device}.", "", *lines, ""])
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+        f"Device {args.device}.", "", *lines, ""])
+    print(run.write(args.out, text).read_text())
 
 
 if __name__ == "__main__":

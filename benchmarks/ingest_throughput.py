@@ -7,26 +7,23 @@ into a JPEG card and a DNG card (the same rendered shots). Rendering is not time
 --jobs 2 and, side by side on the same loaded machine, --jobs 1, plus a rerun that skips
 every scene (manifest check only).
 
-    .venv/bin/python benchmarks/ingest_throughput.py [--scenes 30] [--work /tmp/ddir-ingest-bench]
+    python benchmarks/ingest_throughput.py [--scenes 30] [--work DIR] [--out FILE]
 
-Prints a table and writes benchmarks/results/ingest_throughput.md with the machine.
+--work (default: ddir-ingest-bench in the system's temporary folder) keeps the rendered cards
+between runs. Prints a table and writes benchmarks/results/ingest_throughput.md (or --out).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import shutil
-import sys
+import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from ddir_kit.capture.ingest import ingest_card  # noqa: E402
-from ddir_kit.virtual_camera.simulate_scenes import write_camera_card  # noqa: E402
+import harness
+from ddir_kit.capture.ingest import ingest_card
+from ddir_kit.virtual_camera.simulate_scenes import write_camera_card
 
 SCALES = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
 
@@ -71,15 +68,13 @@ def timed_ingest(card: Path, calib: Path, out: Path, jobs: int) -> tuple[float, 
     return time.perf_counter() - start, cpu_seconds() - cpu0, report
 
 
-from _machine import machine_summary as machine  # noqa: E402
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = harness.parser(__file__, __doc__)
     ap.add_argument("--scenes", type=int, default=30)
-    ap.add_argument("--work", type=Path, default=Path("/tmp/ddir-ingest-bench"))
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "ddir-ingest-bench")
     ap.add_argument("--formats", default="jpg,dng")
     args = ap.parse_args()
+    run = harness.Run()
     args.work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     cards = build_cards(args.work, args.scenes)
@@ -95,11 +90,11 @@ def main() -> None:
             shutil.rmtree(out, ignore_errors=True)
             seconds, cpu, report = timed_ingest(card, calib, out, jobs)
             written = len(report.scenes_with("written"))
-            rows.append((fmt, n_files, jobs, "fresh", written, seconds, cpu, os.getloadavg()[0]))
+            rows.append((fmt, n_files, jobs, "fresh", written, seconds, cpu, run.load_now(f"{fmt} jobs {jobs}")))
             print(f"{fmt} jobs={jobs} fresh: {written} scenes in {seconds:.1f} s", flush=True)
         seconds, cpu, report = timed_ingest(card, calib, args.work / f"out_{fmt}_j2", 2)
         rows.append((fmt, n_files, 2, "rerun (all skipped)", len(report.scenes_with("up_to_date")), seconds, cpu,
-                     os.getloadavg()[0]))
+                     run.load_now(f"{fmt} rerun")))
         # both fresh outputs must agree byte for byte (parallelism changes nothing)
         a, b = args.work / f"out_{fmt}_j2", args.work / f"out_{fmt}_j1"
         same = all((a / p.relative_to(b)).read_bytes() == p.read_bytes() for p in b.rglob("*") if p.is_file())
@@ -108,7 +103,7 @@ def main() -> None:
     header = ("| card | files | jobs | run | scenes | wall s | CPU s | CPU s / min(jobs, 2) | load avg after |\n"
               "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n")
     table = header + "".join(f"| {fmt} | {n} | {j} | {kind} | {s} | {sec:.1f} | {cpu:.1f} | {cpu / min(j, 2):.1f} "
-                             f"| {load:.1f} |\n" for fmt, n, j, kind, s, sec, cpu, load in rows)
+                             f"| {load} |\n" for fmt, n, j, kind, s, sec, cpu, load in rows)
     speedups = []
     for fmt in args.formats.split(","):
         j2 = next(r[5] for r in rows if r[0] == fmt and r[2] == 2 and r[3] == "fresh")
@@ -116,16 +111,13 @@ def main() -> None:
         speedups.append(f"{fmt}: jobs 1 / jobs 2 = {j1 / j2:.2f}x")
     text = (f"# capture ingest throughput\n\n{args.scenes} virtual-camera scenes, 1200x800, HR + {len(SCALES)} LR "
             f"shots each (x{', x'.join(f'{s:g}' for s in SCALES)}); rendering the cards took {render_s:.0f} s "
-            f"(not timed below, 0 when cached).\n\nMachine: {machine()}. The machine is shared with other "
-            f"agents, so absolute times vary; the jobs 1 and jobs 2 rows ran back to back.\n\n{table}\n"
+            f"(not timed below, 0 when cached).\n\nAbsolute times vary with the machine's load; the jobs 1 "
+            f"and jobs 2 rows ran back to back.\n\n{table}\n"
             f"Speed-up from the process pool: {'; '.join(speedups)}.\n\nCPU s counts this process and its "
             f"workers (user + system). On a loaded machine wall time mostly measures the other agents' load; "
             f"CPU s / min(jobs, 2) is what the run would take on two idle cores if it were purely CPU-bound "
             f"(an estimate, not a measurement).\n\nGoal: 30 scenes with --jobs 2 under 60 s.\n")
-    print(text)
-    results = ROOT / "benchmarks" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    (results / "ingest_throughput.md").write_text(text)
+    print(run.write(args.out, text).read_text())
 
 
 if __name__ == "__main__":

@@ -13,36 +13,30 @@ defaults and once with each of these switched back:
 
 Error: the largest of the four LR-grid corners against truth.json's dense (exact) map, LR px.
 
-    .venv/bin/python benchmarks/registration_ablation.py [--scenes 4] [--seed 21]
+    python benchmarks/registration_ablation.py [--scenes 4] [--seed 21] [--jobs 2] [--out FILE]
 
-Prints a table and writes benchmarks/results/registration_ablation.md.
+Prints a table and writes benchmarks/results/registration_ablation.md (or --out).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
-import sys
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 from click.testing import CliRunner
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import harness
+from ddir_kit.cli import cli
+from ddir_kit.registration.fine_alignment import FineConfig
+from ddir_kit.registration.pair_map import PairMap, apply_affine, grid_to_hr_affine
+from ddir_kit.registration.register_captures import register_captures
+from ddir_kit.registration.register_pair import RegistrationConfig
+from ddir_kit.virtual_camera.truth_maps import grid_lr_to_hr
 
-from _machine import machine_summary  # noqa: E402
-from registration_virtual_camera import SCALES, corner_errors  # noqa: E402
-
-from ddir_kit.cli import cli  # noqa: E402
-from ddir_kit.registration.fine_alignment import FineConfig  # noqa: E402
-from ddir_kit.registration.pair_map import PairMap  # noqa: E402
-from ddir_kit.registration.register_captures import register_captures  # noqa: E402
-from ddir_kit.registration.register_pair import RegistrationConfig  # noqa: E402
+SCALES = "1.5,2,2.5,3,3.5,4"
 
 BASE = dict(radial=True, perspective=True)
 CONFIGS = {
@@ -55,14 +49,23 @@ CONFIGS = {
 }
 
 
+def exact_corner_error(pair: dict, lr_truth: dict, grid: np.ndarray) -> float:
+    """Worst of the four LR-grid corners of a pair.json record against the truth grid, LR px."""
+    s = float(pair["scale"])
+    wl, hl = pair["lr_size"]
+    corners = np.array([[0, 0], [wl - 1, 0], [0, hl - 1], [wl - 1, hl - 1]], float)
+    hr = apply_affine(grid_to_hr_affine(s, pair["hr_crop"][:2]), corners)
+    lr = PairMap.from_dict(pair).hr_to_lr(hr)
+    return float((np.linalg.norm(grid_lr_to_hr(grid, lr_truth["grid"]["step_px"], lr) - hr, axis=1) / s).max())
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = harness.parser(__file__, __doc__)
     ap.add_argument("--scenes", type=int, default=4)
     ap.add_argument("--seed", type=int, default=21)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "registration_ablation.md")
     args = ap.parse_args()
-    info = machine_summary()
+    run = harness.Run()
     work = Path(tempfile.mkdtemp(prefix="ddir-reg-ablation-"))
     errors: dict[str, list[tuple[str, float, str, float]]] = {name: [] for name in CONFIGS}
     blur: dict[float, list[float]] = {}
@@ -79,9 +82,7 @@ def main() -> None:
                 for lr_truth in truth["lr"]:
                     tag = lr_truth["file"][len("lr_"):].rsplit(".", 1)[0]
                     rec = json.loads((out / scene.name / tag / "pair.json").read_text())
-                    res = SimpleNamespace(scale=rec["scale"], hr_crop=rec["hr_crop"], lr_size=rec["lr_size"],
-                                          pair_map=PairMap.from_dict(rec))
-                    _, exact = corner_errors(res, lr_truth, np.load(scene / lr_truth["grid"]["file"]))
+                    exact = exact_corner_error(rec, lr_truth, np.load(scene / lr_truth["grid"]["file"]))
                     errors[name].append((scene.name, lr_truth["scale"], rec["status"], exact))
                     if i == 0:
                         blur.setdefault(lr_truth["scale"], []).append(rec["template_blur"]["sigma_lr_px"])
@@ -96,7 +97,6 @@ def main() -> None:
              "term pooled per scale), once per row. Error: worst of the four LR-grid corners against truth.json's "
              "dense (exact) map, LR px. The last row switches all three off; the rest of the method (the "
              "vignetting-centre terms, the pooling, the local check) is the same in every row.", "",
-             f"Machine: {info}.", "",
              "| configuration | ok | mean | median | max | within 0.1 | worst per scale (" +
              ", ".join(f"x{s:g}" for s in scales) + ") |",
              "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
@@ -107,10 +107,7 @@ def main() -> None:
                      f"{np.median(e):.3f} | {e.max():.3f} | {int((e <= 0.1).sum())}/{len(e)} | {per_scale} |")
     lines += ["", "Measured template blur (the default row), LR px, per scale: " +
               "; ".join(f"x{s:g} {min(blur[s]):.2f}-{max(blur[s]):.2f}" for s in scales) + ".", ""]
-    text = "\n".join(lines)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    print(run.write(args.out, "\n".join(lines)).read_text())
 
 
 def _summary(rows) -> str:

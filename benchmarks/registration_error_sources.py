@@ -14,17 +14,16 @@
 
 Error: the largest of the four corners of the pair's LR grid, LR px.
 
-    .venv/bin/python benchmarks/registration_error_sources.py [--scenes 2] [--seed 21]
+    python benchmarks/registration_error_sources.py [--scenes 2] [--seed 21] [--city100 DIR] [--out FILE]
 
-Prints a table and writes benchmarks/results/registration_error_sources.md.
+The City100 photo is nikon_001H.png of --city100 (default: tests/data/city100). Prints a table
+and writes benchmarks/results/registration_error_sources.md (or --out).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -33,21 +32,15 @@ import numpy as np
 from click.testing import CliRunner
 from scipy.optimize import least_squares
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from registration_vs_ecc import machine  # noqa: E402
-
-from ddir_kit.photo.photo_io import read_rgb  # noqa: E402
-from ddir_kit.virtual_camera.shot_geometry import ShotGeometry, map_pixels  # noqa: E402
-from ddir_kit.cli import cli  # noqa: E402
-from ddir_kit.registration.fine_alignment import FineConfig, fine_align  # noqa: E402
-from ddir_kit.registration.pair_map import PairMap, apply_affine, apply_homography, grid_to_hr_affine  # noqa: E402
-from ddir_kit.registration.register_pair import RegistrationConfig, register_arrays  # noqa: E402
+import harness
+from ddir_kit.photo.photo_io import read_rgb
+from ddir_kit.virtual_camera.shot_geometry import ShotGeometry, map_pixels
+from ddir_kit.cli import cli
+from ddir_kit.registration.fine_alignment import FineConfig, fine_align
+from ddir_kit.registration.pair_map import PairMap, apply_affine, apply_homography, grid_to_hr_affine
+from ddir_kit.registration.register_pair import RegistrationConfig, register_arrays
 
 SCALES = "1.5,2,3,4"
-CITY100 = ROOT.parent / "shared" / "data" / "city100" / "nikon_001H.png"
 
 
 def corners_hr(hr_crop, lr_size, s):
@@ -75,7 +68,7 @@ def model_floor(hg: ShotGeometry, lg: ShotGeometry, hr_pts_eval: np.ndarray) -> 
     return float(np.linalg.norm(pmap(sol.x).hr_to_lr(hr_pts_eval) - exact, axis=1).max())
 
 
-def textured_synthetic(s: float, source: Path = CITY100, k1: float = -0.02) -> float:
+def textured_synthetic(s: float, source: Path, k1: float = -0.02) -> float:
     src = cv2.imread(str(source), cv2.IMREAD_GRAYSCALE).astype(np.float32)
     h, w = src.shape
     wl, hl = int(w // s), int(h // s)
@@ -108,12 +101,12 @@ def textured_synthetic(s: float, source: Path = CITY100, k1: float = -0.02) -> f
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = harness.parser(__file__, __doc__, city100=True)
     ap.add_argument("--scenes", type=int, default=2)
     ap.add_argument("--seed", type=int, default=21)
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "registration_error_sources.md")
     args = ap.parse_args()
-    info = machine()
+    city100_photo = harness.city100_dir(args.city100) / "nikon_001H.png"
+    run = harness.Run()
     work = Path(tempfile.mkdtemp(prefix="ddir-reg-src-"))
     rows = []
     try:
@@ -121,7 +114,7 @@ def main() -> None:
                                      "--scales", SCALES, "--seed", str(args.seed), "--distortion", "--disturb"])
         if r.exit_code != 0:
             raise SystemExit(r.output)
-        synthetic = {s: textured_synthetic(s) for s in (1.5, 2.0, 3.0, 4.0)}
+        synthetic = {s: textured_synthetic(s, city100_photo) for s in (1.5, 2.0, 3.0, 4.0)}
         for scene in sorted(p for p in work.iterdir() if p.is_dir()):
             truth = json.loads((scene / "truth.json").read_text())
             hg = ShotGeometry.from_dict(truth["hr"]["geometry"])
@@ -143,7 +136,7 @@ def main() -> None:
              "px. 'model floor': the map family fitted to the exact map; 'textured synthetic': the fine alignment on "
              "a City100 photo warped by a known affine + radial distortion (texture up to every corner); 'virtual "
              "camera': the full registration of the camera's pair against its exact map. 'synthetic, scene content': "
-             "the textured synthetic made from the scene's own HR photo instead of City100.", "", f"Machine: {info}.", "",
+             "the textured synthetic made from the scene's own HR photo instead of City100.", "",
              "| scene | scale | model floor | textured synthetic | synthetic, scene content | virtual camera | status |",
              "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for scene, s, floor, syn, status, err, own in rows:
@@ -152,10 +145,7 @@ def main() -> None:
     lines += ["", f"- model floor: max {floors.max():.4f}; textured synthetic: max {syns.max():.3f}; synthetic on the "
                   f"scene's content: median {np.median(owns):.3f}, max {owns.max():.3f}; virtual camera: "
                   f"median {np.median(errs):.3f}, max {errs.max():.3f}, {int((errs <= 0.1).sum())}/{len(errs)} within 0.1.", ""]
-    text = "\n".join(lines)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    print(run.write(args.out, "\n".join(lines)).read_text())
 
 
 if __name__ == "__main__":

@@ -7,17 +7,15 @@ corner error of the LR grid, in LR px, against truth.json's least-squares affine
 its dense truth grid (the exact map, which includes the perspective of the small pan/tilt
 between shots). Timings are not the point here (see registration_vs_ecc.py).
 
-    .venv/bin/python benchmarks/registration_virtual_camera.py [--scenes 4] [--seed 11]
+    python benchmarks/registration_virtual_camera.py [--scenes 4] [--seed 11] [--distortion] [--out FILE]
 
-Prints a table and writes benchmarks/results/registration_virtual_camera.md.
+Prints a table and writes benchmarks/results/registration_virtual_camera.md (or --out).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,17 +23,12 @@ from types import SimpleNamespace
 import numpy as np
 from click.testing import CliRunner
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from registration_vs_ecc import machine  # noqa: E402
-
-from ddir_kit.virtual_camera.truth_maps import grid_lr_to_hr  # noqa: E402
-from ddir_kit.cli import cli  # noqa: E402
-from ddir_kit.registration.pair_map import PairMap, apply_affine, grid_to_hr_affine  # noqa: E402
-from ddir_kit.registration.register_captures import register_captures  # noqa: E402
-from ddir_kit.registration.register_pair import RegistrationConfig  # noqa: E402
+import harness
+from ddir_kit.virtual_camera.truth_maps import grid_lr_to_hr
+from ddir_kit.cli import cli
+from ddir_kit.registration.pair_map import PairMap, apply_affine, grid_to_hr_affine
+from ddir_kit.registration.register_captures import register_captures
+from ddir_kit.registration.register_pair import RegistrationConfig
 
 SCALES = "1.5,2,2.5,3,3.5,4"
 
@@ -53,13 +46,12 @@ def corner_errors(res, lr_truth: dict, grid: np.ndarray) -> tuple[float, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = harness.parser(__file__, __doc__)
     ap.add_argument("--scenes", type=int, default=4)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--distortion", action="store_true", help="lens distortion on (then --radial is added)")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "registration_virtual_camera.md")
     args = ap.parse_args()
-    info = machine()
+    run = harness.Run()
     work = Path(tempfile.mkdtemp(prefix="ddir-reg-vc-"))
     try:
         r = CliRunner().invoke(cli, ["capture", "simulate", "scenes", str(work), "--scenes", str(args.scenes),
@@ -95,7 +87,7 @@ def main() -> None:
              "`register` on the capture folder. Corner "
              "error: the largest of the four LR-grid corners, LR px. 'vs affine': against truth.json's least-squares "
              "lr_to_hr; 'vs exact': against its dense truth grid (the true map; it departs from the affine by "
-             "'truth non-affine', the grid's max_deviation_px over s).", "", f"Machine: {info}.", "",
+             "'truth non-affine', the grid's max_deviation_px over s).", "",
              "| scene | scale | model | status | vs affine | vs exact | truth non-affine |",
              "| --- | ---: | --- | --- | ---: | ---: | ---: |"]
     for scene, s, name, status, ea, eg, dev in rows:
@@ -107,10 +99,7 @@ def main() -> None:
         lines.append(f"- {name}: {sum(r[3] == 'ok' for r in sel)}/{len(sel)} ok; vs affine max {ea.max():.3f}, "
                      f"mean {ea.mean():.3f}, {int((ea <= 0.1).sum())}/{len(sel)} within 0.1; vs exact max "
                      f"{eg.max():.3f}, mean {eg.mean():.3f}, {int((eg <= 0.1).sum())}/{len(sel)} within 0.1.")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    print(run.write(args.out, "\n".join(lines)).read_text())
 
 
 if __name__ == "__main__":

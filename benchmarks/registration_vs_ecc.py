@@ -1,7 +1,7 @@
 """Full-frame registration speed and accuracy: ddir-kit's registration vs OpenCV's ECC.
 
 A 5760x3840 HR photo and a 5760x3840 LR photo at x2 are built from real texture: a mosaic of
-the City100 HR photos (../shared/data/city100, flipped copies to fill the frame) is the scene;
+the City100 HR photos (--city100, flipped copies to fill the frame) is the scene;
 the HR photo is its centre; the LR photo sees it through a known affine (1 % scale error,
 0.5 deg rotation, shear, a few px shift) with area antialiasing, a photometric change (gain,
 offset, gamma, white balance) and noise.
@@ -15,15 +15,13 @@ zoom at the nominal scale):
     with it.
 Accuracy: distance between each estimate and the truth at the four corners of the LR grid.
 
-    .venv/bin/python benchmarks/registration_vs_ecc.py [--repeats 2] [--ecc-iterations 100]
+    python benchmarks/registration_vs_ecc.py [--repeats 2] [--ecc-iterations 100] [--city100 DIR] [--out FILE]
 
-Prints a table and writes benchmarks/results/registration_vs_ecc.md with the machine.
+Prints a table and writes benchmarks/results/registration_vs_ecc.md (or --out).
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -31,16 +29,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from ddir_kit.photo.photo_io import read_rgb  # noqa: E402
-from ddir_kit.registration.coarse_alignment import nominal_grid_to_lr  # noqa: E402
-from ddir_kit.registration.pair_map import (PairMap, compose_affine, corner_error_lr_px,  # noqa: E402
+import harness
+from ddir_kit.photo.photo_io import read_rgb
+from ddir_kit.registration.coarse_alignment import nominal_grid_to_lr
+from ddir_kit.registration.pair_map import (PairMap, compose_affine, corner_error_lr_px,
                                             grid_to_hr_affine, invert_affine)
-from ddir_kit.registration.pair_resampling import hr_on_lr_grid  # noqa: E402
-from ddir_kit.registration.register_pair import green_255, register_arrays  # noqa: E402
-from ddir_kit.virtual_camera.synthetic_pair import (Photometric, apply_photometric, perturbed_lr_to_hr,  # noqa: E402
+from ddir_kit.registration.pair_resampling import hr_on_lr_grid
+from ddir_kit.registration.register_pair import green_255, register_arrays
+from ddir_kit.virtual_camera.synthetic_pair import (Photometric, apply_photometric, perturbed_lr_to_hr,
                                                   render_lr_photo)
 
 SIZE = (5760, 3840)
@@ -92,19 +88,15 @@ def run_ecc(hr, lr, iterations: int):
     return elapsed, PairMap(invert_affine(hr_to_lr)), crop, f"cc {cc:.4f}"
 
 
-from _machine import machine_summary as machine  # noqa: E402
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--city100", type=Path, default=ROOT.parent / "shared" / "data" / "city100")
+    ap = harness.parser(__file__, __doc__, city100=True)
     ap.add_argument("--repeats", type=int, default=2, help="alternating runs of each method")
     ap.add_argument("--ecc-iterations", type=int, default=100)
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "registration_vs_ecc.md")
     args = ap.parse_args()
-    info = machine()
+    city100 = harness.city100_dir(args.city100)
+    run = harness.Run()
     t0 = time.perf_counter()
-    hr, lr, truth = build_pair(args.city100)
+    hr, lr, truth = build_pair(city100)
     build_s = time.perf_counter() - t0
     print(f"built the {SIZE[0]}x{SIZE[1]} pair in {build_s:.1f} s", flush=True)
 
@@ -114,11 +106,13 @@ def main() -> None:
         err = corner_error_lr_px(res.pair_map, truth, res.hr_crop, SCALE)
         rows.append(("ours (robust GN, pyramid)", k + 1, sec, err, f"{res.status}; passes {res.residual.get('passes')}, "
                      f"iterations {res.residual.get('iterations')}; " +
-                     ", ".join(f"{n} {v:.2f}s" for n, v in res.timing_s.items() if n != "total")))
+                     ", ".join(f"{n} {v:.2f}s" for n, v in res.timing_s.items() if n != "total"),
+                     run.load_now(f"ours run {k + 1}")))
         print(rows[-1][:3], np.round(err, 4), flush=True)
         sec, ecc_map, crop, note = run_ecc(hr, lr, args.ecc_iterations)
         err = corner_error_lr_px(ecc_map, truth, res.hr_crop, SCALE) if ecc_map is not None else np.full(4, np.nan)
-        rows.append((f"ECC affine, {args.ecc_iterations} it., eps 1e-6", k + 1, sec, err, note))
+        rows.append((f"ECC affine, {args.ecc_iterations} it., eps 1e-6", k + 1, sec, err, note,
+                     run.load_now(f"ECC run {k + 1}")))
         print(rows[-1][:3], np.round(err, 4), flush=True)
 
     ours = [r for r in rows if r[0].startswith("ours")]
@@ -131,18 +125,16 @@ def main() -> None:
              "shift (1.7, -2.3) LR px), gain/offset/gamma/white balance and noise "
              f"(building it took {build_s:.0f} s, not timed). Both start from RealSR's central zoom at the nominal "
              "scale and work at LR resolution (2880x1920 grid); ECC's time includes its template (area downscale).",
-             "", f"Machine: {info}. Shared with other agents: the methods ran alternately in one process.", "",
-             "| method | run | seconds | corner error max (LR px) | corner errors (LR px) | notes |",
-             "| --- | ---: | ---: | ---: | --- | --- |"]
-    for name, k, sec, err, note in rows:
-        lines.append(f"| {name} | {k} | {sec:.2f} | {np.max(err):.4f} | {', '.join(f'{e:.4f}' for e in err)} | {note} |")
+             "", "The methods ran alternately in one process, so the machine's load weighs on both alike.", "",
+             "| method | run | seconds | corner error max (LR px) | corner errors (LR px) | notes | load avg after |",
+             "| --- | ---: | ---: | ---: | --- | --- | ---: |"]
+    for name, k, sec, err, note, load in rows:
+        lines.append(f"| {name} | {k} | {sec:.2f} | {np.max(err):.4f} | {', '.join(f'{e:.4f}' for e in err)} | {note} "
+                     f"| {load} |")
     lines += ["", f"Median time: ours {ours_s:.2f} s, ECC {ecc_s:.2f} s; ECC / ours = {ecc_s / ours_s:.1f}x. "
               f"Worst corner error: ours {ours_e:.4f} LR px, ECC {ecc_e:.4f} LR px.",
               "Goal (issue 6): no slower than ECC, with equal or better accuracy."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    print(run.write(args.out, "\n".join(lines)).read_text())
 
 
 if __name__ == "__main__":

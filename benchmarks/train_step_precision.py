@@ -7,33 +7,19 @@ only side-by-side ratios mean much). Shapes: the quick profile's (batch 4, 32x32
 training whole runs: benchmarks/demo_training_length.py.
 
     python benchmarks/train_step_precision.py [--threads 2] [--rounds 5] [--paper] [--methods ...]
+        [--out benchmarks/results/train_step_precision.md]
 
-Writes benchmarks/results/train_step_precision.md (train_step_precision_paper.md with --paper).
+With --paper, name another --out (e.g. benchmarks/results/train_step_precision_paper.md): the
+default file holds the quick profile's shapes.
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-
-def train_step(model, opt, batch, bf16: bool) -> None:
-    import torch
-
-    lr, coord, cell, target, deform = batch
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        out = model(lr, coord, cell)
-        loss = model.loss(out, target, deform if model.uses_deform_target else None)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
+import harness
 
 
 def native_bf16_flags() -> str:
@@ -47,24 +33,23 @@ def native_bf16_flags() -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = harness.parser(__file__, __doc__)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--methods", default="liif,lte,ciaosr,ddir")
     ap.add_argument("--paper", action="store_true", help="the paper's shapes (batch 16, 48 px, 2304 queries)")
     args = ap.parse_args()
+    run = harness.Run()
 
     import torch
 
-    from _machine import machine_lines
-    from train_step_speed import SCALE, make_batch
     from ddir_kit.benchmark.cpu_allocator import keep_freed_memory
     from ddir_kit.models import make_model
 
     torch.set_num_threads(args.threads)
     keep_freed_memory()  # as `ddir-kit train` runs on a CPU
     shapes = (16, 48, 2304) if args.paper else (4, 32, 1024)
-    batch = make_batch(torch.Generator().manual_seed(0), "cpu", *shapes)
+    batch = harness.synthetic_train_batch(torch.Generator().manual_seed(0), "cpu", *shapes)
     rows = []
     for method in args.methods.split(","):
         times = {"fp32": [], "bf16": []}
@@ -74,11 +59,11 @@ def main() -> None:
             model = make_model(method, "edsr")
             opt = torch.optim.Adam(model.parameters(), lr=1e-4)
             models[name] = (model, opt)
-            train_step(model, opt, batch, name == "bf16")  # warm-up
+            harness.train_step(model, opt, batch, name == "bf16")  # warm-up
         for _ in range(args.rounds):
             for name, (model, opt) in models.items():
                 t = time.perf_counter()
-                train_step(model, opt, batch, name == "bf16")
+                harness.train_step(model, opt, batch, name == "bf16")
                 times[name].append(time.perf_counter() - t)
                 print(f"EDSR-{method.upper()} {name}: {times[name][-1]:.3f} s", flush=True)
         med = {k: statistics.median(v) for k, v in times.items()}
@@ -86,16 +71,15 @@ def main() -> None:
         del models
 
     lines = ["# training-step speed: fp32 against bf16 autocast", "",
-             f"Batch {shapes[0]}, {shapes[1]}x{shapes[1]} LR patches, {shapes[2]} queries per patch (x{SCALE} HR "
-             f"grid), fast decoding path, forward + L1 loss + backward + Adam; median of {args.rounds} alternating "
-             f"rounds; CPU, {args.threads} torch thread(s); freed memory kept in the process (as `ddir-kit train`).",
+             f"Batch {shapes[0]}, {shapes[1]}x{shapes[1]} LR patches, {shapes[2]} queries per patch "
+             f"(x{harness.SYNTHETIC_SCALE:g} HR grid), fast decoding path, forward + L1 loss + backward + Adam; "
+             f"median of {args.rounds} alternating rounds; CPU, {args.threads} torch thread(s); freed memory kept "
+             "in the process (as `ddir-kit train`).",
              "", "| model | fp32 step (s) | bf16 step (s) | bf16 / fp32 |", "| --- | ---: | ---: | ---: |"]
     for method, med in rows:
         lines.append(f"| EDSR-{method.upper()} | {med['fp32']:.3f} | {med['bf16']:.3f} | {med['bf16'] / med['fp32']:.2f} |")
-    lines += ["", "Machine:", *machine_lines(), f"- CPU bf16 flags: {native_bf16_flags()}", ""]
-    out = REPO / "benchmarks" / "results" / f"train_step_precision{'_paper' if args.paper else ''}.md"
-    out.write_text("\n".join(lines))
-    print("\n".join(lines))
+    lines += ["", f"CPU bf16 flags: {native_bf16_flags()}", ""]
+    print(run.write(args.out, "\n".join(lines)).read_text())
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ mean much); each step's floating-point work is counted with torch's FlopCounterM
 compared with this CPU's fp32 matmul peak, measured here with a large torch.mm.
 
     python benchmarks/train_step_speed.py [--threads 1] [--rounds 3] [--device cpu|cuda]
-        [--allocator kit|system] [--results ...]
+        [--allocator kit|system] [--out benchmarks/results/train_step_speed.md]
 
 On the CPU the steps run with the allocator settings `ddir-kit train` uses
 (ddir_kit/benchmark/cpu_allocator.py); `--allocator system` keeps glibc's defaults.
@@ -18,17 +18,12 @@ torch.mm with TF32 off, so the fraction can exceed 100 % where cuDNN used TF32.
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
+import harness
 
-BATCH, PATCH_PX, QUERIES, SCALE = 16, 48, 2304, 2.5
+BATCH, PATCH_PX, QUERIES = 16, 48, 2304
 
 
 def matmul_peak_flops(device, n: int = 2048, repeats: int = 5) -> float:
@@ -55,52 +50,26 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def make_batch(gen, device, batch: int = BATCH, patch_px: int = PATCH_PX, queries: int = QUERIES):
-    import torch
-
-    from ddir_kit.models.coords import make_coord
-
-    hr_px = int(patch_px * SCALE)
-    lr = torch.rand(batch, 3, patch_px, patch_px, generator=gen)
-    coords = make_coord((hr_px, hr_px))
-    idx = torch.stack([torch.randperm(hr_px * hr_px, generator=gen)[:queries] for _ in range(batch)])
-    coord = coords[idx]
-    cell = torch.full((batch, queries, 2), 2.0 / hr_px)
-    target = torch.rand(batch, queries, 3, generator=gen)
-    deform = torch.rand(batch, queries, 3, generator=gen) - 0.5
-    return tuple(t.to(device) for t in (lr, coord, cell, target, deform))
-
-
-def train_step(model, opt, batch) -> None:
-    lr, coord, cell, target, deform = batch
-    out = model(lr, coord, cell)
-    loss = model.loss(out, target, deform if model.uses_deform_target else None)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-
-
 def count_flops(model, opt, batch) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
     with FlopCounterMode(display=False) as counter:
-        train_step(model, opt, batch)
+        harness.train_step(model, opt, batch)
     return counter.get_total_flops()
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = harness.parser(__file__, __doc__)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--methods", default="liif,ddir")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--allocator", choices=("kit", "system"), default="kit")
-    ap.add_argument("--results", default=str(REPO / "benchmarks" / "results" / "train_step_speed.md"))
     args = ap.parse_args()
+    run = harness.Run()
 
     import torch
 
-    from _machine import machine_lines
     from ddir_kit.benchmark.cpu_allocator import keep_freed_memory
     from ddir_kit.models import make_model
 
@@ -111,7 +80,7 @@ def main() -> None:
                  else "the C library's default allocator settings")
     peak_n = 8192 if device.type == "cuda" else 2048
     gen = torch.Generator().manual_seed(0)
-    batch = make_batch(gen, device)
+    batch = harness.synthetic_train_batch(gen, device, BATCH, PATCH_PX, QUERIES)
     peak_before = matmul_peak_flops(device, peak_n)
     rows = []
     for method in args.methods.split(","):
@@ -126,7 +95,7 @@ def main() -> None:
             for path in ("fast", "reference"):
                 model.decode_path = path
                 t = time.perf_counter()
-                train_step(model, opt, batch)
+                harness.train_step(model, opt, batch)
                 _sync(device)
                 times[path].append(time.perf_counter() - t)
                 print(f"EDSR-{method.upper()} {path}: {times[path][-1]:.3f} s", flush=True)
@@ -135,8 +104,8 @@ def main() -> None:
     peak = max(peak_before, matmul_peak_flops(device, peak_n))
 
     lines = ["# training-step speed: fast vs reference decoding path", "",
-             f"Batch {BATCH}, {PATCH_PX}x{PATCH_PX} LR patches, {QUERIES} queries per patch (x{SCALE} HR grid), "
-             f"forward + L1 loss + backward + Adam; median of {args.rounds} alternating rounds; "
+             f"Batch {BATCH}, {PATCH_PX}x{PATCH_PX} LR patches, {QUERIES} queries per patch (x{harness.SYNTHETIC_SCALE:g} "
+             f"HR grid), forward + L1 loss + backward + Adam; median of {args.rounds} alternating rounds; "
              f"device {device.type}, {args.threads} torch thread(s); {allocator}.", "",
              f"fp32 matmul peak measured in this run ({peak_n}^3 torch.mm, TF32 off, best of 5, before and after): "
              f"{peak / 1e9:.1f} GFLOP/s", "",
@@ -150,11 +119,8 @@ def main() -> None:
                          f"{flops[path] / 1e9:.1f} | {rate / 1e9:.1f} | {rate / peak:.1%} |")
     lines += ["", "Fraction of peak counts each path's own matmul/conv FLOPs (FlopCounterMode); the fast "
               "path does less arithmetic for the same result, so its speed-up exceeds its FLOP ratio "
-              "only where memory traffic (gathering 576-channel latents) dominated.", "",
-              "Machine:", *machine_lines(), ""]
-    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.results).write_text("\n".join(lines))
-    print("\n".join(lines))
+              "only where memory traffic (gathering 576-channel latents) dominated.", ""]
+    print(run.write(args.out, "\n".join(lines)).read_text())
 
 
 if __name__ == "__main__":

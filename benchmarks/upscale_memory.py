@@ -1,18 +1,18 @@
 """Peak resident memory and time of `ddir-kit upscale` with EDSR-DDIR on whole photos.
 
 Each case runs the real CLI in a child process; its peak RSS comes from the kernel's rusage of
-that child (os.wait4). The photo is a real one (a City100 HR image resized to the case's size);
-the EDSR-DDIR weights are random but seeded - time and memory do not depend on their values.
+that child (os.wait4). The photo is a real one (a City100 HR image, nikon_001H.png of --city100
+unless --source names another, resized to the case's size); the EDSR-DDIR weights are random
+but seeded - time and memory do not depend on their values.
 
     python benchmarks/upscale_memory.py [--device cpu] [--cases 1500x1000@4,3000x2000@2]
-        [--max-memory 2GB] [--source PATH] [--results benchmarks/results/upscale_memory.md]
+        [--max-memory 2GB] [--city100 DIR | --source PATH] [--out benchmarks/results/upscale_memory.md]
 
 Goal (issue 7): under 4 GB peak RSS on CPU for 1500x1000 at x4 and 3000x2000 at x2.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import subprocess
@@ -21,27 +21,26 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
+import harness
 
 GOAL_BYTES = 4 * 1024 ** 3
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = harness.parser(__file__, __doc__, city100=True)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--cases", default="1500x1000@4,3000x2000@2")
     ap.add_argument("--max-memory", default="2GB")
     ap.add_argument("--time-limit-s", type=float, default=0, help="stop a case after this long (0: no limit)")
-    ap.add_argument("--source", default=str(REPO.parent / "shared" / "data" / "city100" / "nikon_001H.png"))
-    ap.add_argument("--results", default=str(REPO / "benchmarks" / "results" / "upscale_memory.md"))
+    ap.add_argument("--source", type=Path, default=None,
+                    help="the photo to resize (default: nikon_001H.png of --city100)")
     args = ap.parse_args()
+    source_path = args.source or harness.city100_dir(args.city100) / "nikon_001H.png"
+    run = harness.Run()
 
     import cv2
     import torch
 
-    from _machine import machine_lines
     from ddir_kit.models import make_model, save_checkpoint
 
     rows = []
@@ -49,9 +48,9 @@ def main() -> None:
         tmp = Path(tmp)
         torch.manual_seed(0)
         ckpt = save_checkpoint(tmp / "edsr-ddir.pt", make_model("ddir", "edsr"))
-        source = cv2.imread(args.source, cv2.IMREAD_COLOR)
+        source = cv2.imread(str(source_path), cv2.IMREAD_COLOR)
         if source is None:
-            raise SystemExit(f"cannot read the source photo {args.source}")
+            raise SystemExit(f"cannot read the source photo {source_path}")
         for case in args.cases.split(","):
             size, scale = case.split("@")
             w, h = (int(v) for v in size.lower().split("x"))
@@ -63,8 +62,8 @@ def main() -> None:
                    "--max-memory", args.max_memory]
             log = open(tmp / "log.txt", "w")
             start = time.perf_counter()
-            child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-                                     env={**os.environ, "PYTHONPATH": str(REPO)})
+            child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=harness.REPO,
+                                     env={**os.environ, "PYTHONPATH": str(harness.REPO)})
             stopped = False
             while True:
                 pid, status, usage = os.wait4(child.pid, os.WNOHANG)
@@ -86,10 +85,10 @@ def main() -> None:
             out_img = cv2.imread(str(out), cv2.IMREAD_UNCHANGED) if ok else None
             out_size = f"{out_img.shape[1]}x{out_img.shape[0]}" if out_img is not None else "not written"
             rss = usage.ru_maxrss * 1024
-            rows.append((f"{w}x{h}", f"x{scale}", out_size, rss, wall_s, ok))
+            rows.append((f"{w}x{h}", f"x{scale}", out_size, rss, wall_s, ok, run.load_now(f"{w}x{h}")))
             print(f"{w}x{h} x{scale} -> {out_size}: peak RSS {rss / 2**30:.2f} GiB, {wall_s:.1f} s, "
                   f"{'ok' if ok else 'FAILED: ' + (tmp / 'log.txt').read_text()[-500:]}", flush=True)
-            write_results(args, rows, machine_lines())
+            write_results(run, args, rows)
 
 
 def _verdict(ok: bool, rss: int, scale_note: str) -> str:
@@ -98,17 +97,16 @@ def _verdict(ok: bool, rss: int, scale_note: str) -> str:
     return "yes" if ok and rss < GOAL_BYTES else "NO"
 
 
-def write_results(args, rows, machine) -> None:
+def write_results(run: harness.Run, args, rows) -> None:
     lines = ["# upscale memory: `ddir-kit upscale` with EDSR-DDIR", "",
              f"Device `{args.device}`, `--max-memory {args.max_memory}`; peak RSS of the CLI child process "
              "(os.wait4 rusage); a real photo resized to each size; seeded random weights.", "",
-             "| input | scale | output | peak RSS (GiB) | time (s) | under 4 GiB |", "| --- | --- | --- | --- | --- | --- |"]
-    for inp, sc, outs, rss, wall_s, ok in rows:
+             "| input | scale | output | peak RSS (GiB) | time (s) | under 4 GiB | load avg after |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for inp, sc, outs, rss, wall_s, ok, load in rows:
         lines.append(f"| {inp} | {sc} | {outs} | {rss / 2**30:.2f} | {wall_s:.1f} | "
-                     f"{_verdict(ok, rss, sc)} |")
-    lines += ["", "Machine:", *machine, ""]
-    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.results).write_text("\n".join(lines))
+                     f"{_verdict(ok, rss, sc)} | {load} |")
+    run.write(args.out, "\n".join(lines))
 
 
 if __name__ == "__main__":

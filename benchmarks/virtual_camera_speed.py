@@ -9,52 +9,33 @@ Per sensor size, timed separately (best of --repeats, after one warm-up for the 
   - writing it: 8-bit PNG, JPEG, 12-bit DNG.
 The wall itself (loading the photos) is built once per size and not timed.
 The machine is shared, so the table also gives the ratio full frame / small sensor beside the
-pixel ratio (24x): a ratio near it means the cost is per pixel, not overhead.
+pixel ratio (24x): a ratio near it means the cost is per pixel, not overhead. A time taken
+while the load average exceeded the cores is marked LOADED.
 
-    .venv/bin/python benchmarks/virtual_camera_speed.py [--repeats 3] [--skip-full-frame]
+    python benchmarks/virtual_camera_speed.py [--repeats 3] [--skip-full-frame] [--out FILE]
 
-Prints a table and writes benchmarks/results/virtual_camera_speed.md with the machine.
+Prints a table and writes benchmarks/results/virtual_camera_speed.md (or --out).
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from ddir_kit.virtual_camera.lens_model import ZoomLens, true_focal_for_scale  # noqa: E402
-from ddir_kit.virtual_camera.scenes import Checkerboard, packaged_textures  # noqa: E402
-from ddir_kit.virtual_camera.simulate import sweep_distance_mm  # noqa: E402
-from ddir_kit.virtual_camera.simulate_scenes import SCENE_DISTANCE_MM, _plan_scene, _scene_wall  # noqa: E402
-from ddir_kit.virtual_camera.camera import CameraBody, ShotSettings, save_shot, shoot, shot_geometry  # noqa: E402
+import harness
+from ddir_kit.virtual_camera.lens_model import ZoomLens, true_focal_for_scale
+from ddir_kit.virtual_camera.scenes import Checkerboard, packaged_textures
+from ddir_kit.virtual_camera.simulate import sweep_distance_mm
+from ddir_kit.virtual_camera.simulate_scenes import SCENE_DISTANCE_MM, _plan_scene, _scene_wall
+from ddir_kit.virtual_camera.camera import CameraBody, ShotSettings, save_shot, shoot, shot_geometry
 
 GOALS_S = {(1200, 800): 2.0, (5760, 3840): 30.0}
 
 
-from _machine import machine_summary as machine  # noqa: E402
-
-
-def best_of(repeats: int, fn) -> tuple[tuple[float, float], object]:
-    """(best wall seconds, CPU seconds of that run), result. CPU time counts all threads: on a
-    machine shared with other jobs it shows the work done, wall time what one waits."""
-    best, out = (float("inf"), float("inf")), None
-    for _ in range(repeats):
-        t, c = time.perf_counter(), time.process_time()
-        out = fn()
-        run = (time.perf_counter() - t, time.process_time() - c)
-        best = min(best, run)
-    return best, out
-
-
-def bench_size(size: tuple[int, int], repeats: int) -> dict:
+def bench_size(size: tuple[int, int], repeats: int) -> dict[str, harness.Timing]:
     lens = ZoomLens()
     body = CameraBody(width_px=size[0], height_px=size[1])
     bayer_body = CameraBody(width_px=size[0], height_px=size[1], bayer=True)
@@ -72,54 +53,60 @@ def bench_size(size: tuple[int, int], repeats: int) -> dict:
     board_tex = board.texture(distance / shot_geometry(lens, body, bs).focal_px)
     if size == (1200, 800):
         shoot(lens, body, hr, wall, SCENE_DISTANCE_MM)  # warm-up: imports, caches, thread pools
+    def timed(fn):
+        return harness.time_call(fn, repeats)
+
     row = {}
-    row["scene HR 105 mm"], shot = best_of(repeats, lambda: shoot(lens, body, hr, wall, SCENE_DISTANCE_MM))
-    row["scene LR x4"], _ = best_of(repeats, lambda: shoot(lens, body, lr, wall, SCENE_DISTANCE_MM))
-    row["board 50 mm"], _ = best_of(repeats, lambda: shoot(lens, body, bs, board_tex, distance))
-    row["scene HR, Bayer"], _ = best_of(repeats, lambda: shoot(lens, bayer_body, hr, wall, SCENE_DISTANCE_MM))
+    row["scene HR 105 mm"], shot = timed(lambda: shoot(lens, body, hr, wall, SCENE_DISTANCE_MM))
+    row["scene LR x4"], _ = timed(lambda: shoot(lens, body, lr, wall, SCENE_DISTANCE_MM))
+    row["board 50 mm"], _ = timed(lambda: shoot(lens, body, bs, board_tex, distance))
+    row["scene HR, Bayer"], _ = timed(lambda: shoot(lens, bayer_body, hr, wall, SCENE_DISTANCE_MM))
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in ("png", "jpg", "dng"):
-            row[f"write {fmt}"], _ = best_of(repeats, lambda: save_shot(Path(tmp) / f"shot.{fmt}", shot))
+            row[f"write {fmt}"], _ = timed(lambda: save_shot(Path(tmp) / f"shot.{fmt}", shot))
     return row
 
 
+def cell(t: harness.Timing) -> str:
+    """Best wall s (its CPU s), LOADED if the load exceeded the cores around it."""
+    return f"{t.best[0]:.2f} ({t.best[1]:.2f})" + (" LOADED" if t.loaded else "")
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = harness.parser(__file__, __doc__)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-full-frame", action="store_true")
     args = ap.parse_args()
+    run = harness.Run()
     import cv2
 
     cv2.setNumThreads(2)
-    info = machine()
     sizes = [(1200, 800)] + ([] if args.skip_full_frame else [(5760, 3840)])
     rows = {}
     for size in sizes:
         rows[size] = bench_size(size, args.repeats if size == (1200, 800) else 1)
+        for task, timing in rows[size].items():
+            run.note(timing, f"{size[0]}x{size[1]} {task}")
     tasks = list(rows[sizes[0]])
     cols = ["task"] + [f"{w}x{h} wall (CPU) s" for w, h in sizes] + (["wall ratio"] if len(sizes) > 1 else [])
     lines = ["| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
     for task in tasks:
-        cells = [f"{rows[s][task][0]:.2f} ({rows[s][task][1]:.2f})" for s in sizes]
-        ratio = [f"{rows[sizes[1]][task][0] / rows[sizes[0]][task][0]:.1f}x"] if len(sizes) > 1 else []
+        cells = [cell(rows[s][task]) for s in sizes]
+        ratio = [f"{rows[sizes[1]][task].best[0] / rows[sizes[0]][task].best[0]:.1f}x"] if len(sizes) > 1 else []
         lines.append("| " + " | ".join([task, *cells, *ratio]) + " |")
     verdict = []
     for size in sizes:
-        worst = max(rows[size][t][0] for t in tasks if not t.startswith("write"))
+        worst = max(rows[size][t].best[0] for t in tasks if not t.startswith("write"))
         goal = GOALS_S[size]
         verdict.append(f"- {size[0]}x{size[1]}: slowest shot renders in {worst:.2f} s (goal < {goal:g} s): "
                        f"{'met' if worst < goal else 'NOT met'}")
     text = "\n".join([
         "# Virtual camera speed", "",
-        f"Machine: {info}.", f"Repeats: best of {args.repeats} at 1200x800, 1 at full frame; OpenCV 2 threads.",
+        f"Repeats: best of {args.repeats} at 1200x800, 1 at full frame; OpenCV 2 threads.",
         "Rendering = `shoot` (geometry, antialiased sampling, PSF, vignetting, noise, demosaic if Bayer, "
         "tone curve); writing timed separately. Pixel ratio full frame / small: 23.0x.", "",
-        *lines, "", *verdict, "",
-        "Command: `.venv/bin/python benchmarks/virtual_camera_speed.py`", ""])
-    print(text)
-    out = ROOT / "benchmarks" / "results" / "virtual_camera_speed.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+        *lines, "", *verdict, ""])
+    print(run.write(args.out, text).read_text())
 
 
 if __name__ == "__main__":
