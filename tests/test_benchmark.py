@@ -160,9 +160,13 @@ def test_sampler_flips_and_transposes_lr_and_hr_together_and_is_deterministic():
     assert len(kinds) > 1  # the augmentation really changes the patch orientation
 
 
-def test_deformation_target_is_hr_minus_bicubic_upscaled_lr_at_the_queries(city_x29):
+def test_deformation_target_is_hr_minus_pil_bicubic_upscaled_8bit_lr_at_the_queries(city_x29):
+    """The official DDIR wrapper: diff = crop_hr - ToTensor(Resize(HR size, BICUBIC)(ToPILImage(crop_lr)))
+    on the augmented crops, read at the queried HR pixels. ToPILImage gives back the crop's own
+    8-bit values, so the target is Pillow's 8-bit bicubic of the 8-bit LR crop, exactly."""
+    from PIL import Image
+
     from ddir_kit.benchmark.datasets import load_cache
-    from ddir_kit.models.bicubic import resize_bicubic
     from ddir_kit.models.coords import make_coord
 
     cache = load_cache(open_dataset(city_x29), "Train")
@@ -170,11 +174,15 @@ def test_deformation_target_is_hr_minus_bicubic_upscaled_lr_at_the_queries(city_
     s = patches[(0, 7)]
     hside = int(s["lr"].shape[-1] * Fraction(29, 10))
     assert s["lr"].shape[-1] == 50 and hside == 145
-    up = resize_bicubic(s["lr"][None], (hside, hside))[0].reshape(3, -1).t()
+    lr_u8 = (s["lr"] * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    up = np.asarray(Image.fromarray(lr_u8).resize((hside, hside), Image.BICUBIC)).astype(np.float32) / 255
+    up = torch.from_numpy(up).reshape(-1, 3)
     full = make_coord((hside, hside))
     idx = ((s["coord"][:, None, :] - full[None]).abs().sum(-1)).argmin(1)
-    assert torch.allclose(s["deform"], s["rgb"] - up[idx], atol=1e-6)
+    assert torch.equal(s["deform"], s["rgb"] - up[idx])
     assert s["deform"].abs().mean() > 1e-3
+    # every target is a difference of two 8-bit images
+    assert torch.allclose(s["deform"] * 255, (s["deform"] * 255).round(), atol=1e-4)
 
 
 def test_batch_stream_ranks_split_each_global_batch_and_resume_mid_epoch():

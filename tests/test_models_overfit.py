@@ -60,7 +60,7 @@ def _overfit(method: str, hr: torch.Tensor, lr: torch.Tensor, steps: int, querie
 
 
 SMALL = {"encoder_args": {"n_resblocks": 2, "n_feats": 16}, "hidden_list": [64, 64]}
-SMALL_EXTRA = {"lte": {"hidden_dim": 64}, "ciaosr": {"nonlocal_tile_px": 24}}
+SMALL_EXTRA = {"lte": {"hidden_dim": 64}}
 
 
 @pytest.mark.parametrize("method", [m for m in METHODS if m != "bicubic"])

@@ -1,6 +1,6 @@
 """Training and evaluation profiles as dataclasses, with ``--set key=value`` overrides.
 
-``paper`` is MODELS.md's recipe exactly (for GPUs). ``quick`` reduces it so that all four
+``paper`` is the official DDIR training recipe exactly (for GPUs; docs/protocols.md). ``quick`` reduces it so that all four
 methods train on a 2-core CPU in minutes; each reduction is listed in its ``notes``. A profile
 can also be a YAML file holding a ``base`` profile name and the fields it changes.
 """
@@ -29,7 +29,8 @@ class Profile:
     epochs: int = 1000
     # Adam's learning rate (spelt out: "lr" is the low-resolution image everywhere else in the kit)
     learning_rate: float = 2e-4  # DDIR's, and every method's that learning_rate_by_method does not name
-    learning_rate_by_method: dict = field(default_factory=lambda: {"liif": 1e-4, "lte": 1e-4})
+    # the official configs: LIIF, LTE and CiaoSR train with 1e-4, DDIR with 2e-4
+    learning_rate_by_method: dict = field(default_factory=lambda: {"liif": 1e-4, "lte": 1e-4, "ciaosr": 1e-4})
     learning_rate_milestones_epochs: tuple = (200, 400, 600, 800)  # multiplied by the gamma at each
     learning_rate_gamma: float = 0.5
     seed: int = 0
@@ -59,8 +60,9 @@ class Profile:
 PROFILES = {
     "paper": Profile(
         name="paper",
-        notes="MODELS.md recipe: 48 px LR crops, 2304 queries, batch 16, Adam 2e-4 (LIIF, LTE 1e-4), "
-              "1000 epochs of each image x20, lr halved at epochs 200/400/600/800"),
+        notes="the official DDIR recipe: 48 px LR crops at even offsets, 2304 queries, batch 16, Adam 2e-4 "
+              "(LIIF, LTE and CiaoSR 1e-4, as their official configs), 1000 epochs of each image x20, learning "
+              "rate halved at epochs 200/400/600/800"),
     "quick": Profile(
         name="quick",
         lr_patch_px=32, queries=1024, repeat=20, batch=4, epochs=15,

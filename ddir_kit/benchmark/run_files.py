@@ -8,6 +8,8 @@
 Versions: run.json files without a ``format`` field are version 1 (written before the
 learning-rate keys were spelt out and before ``precision`` existed); they read as today's, with
 the old key names mapped and every later key at the value that reproduces what the run did.
+Their ``sampler`` is 1: the sampler before it took the official crop offsets and DDIR's 8-bit
+target.
 """
 
 from __future__ import annotations
@@ -44,13 +46,14 @@ class RunRecord:
     train_scales: tuple[float, ...]
     world_size: int
     model_spec: dict
+    sampler: int = 1
     format: str = RUN_FORMAT
 
     def to_dict(self) -> dict:
         return {"format": self.format, "method": self.method, "encoder": self.encoder,
                 "profile": self.profile.to_dict(), "dataset": self.dataset, "dataset_kind": self.dataset_kind,
                 "train_scales": list(self.train_scales), "world_size": self.world_size,
-                "model_spec": self.model_spec}
+                "model_spec": self.model_spec, "sampler": self.sampler}
 
     def write(self, path: str | Path) -> Path:
         return atomic_write_json(path, self.to_dict())
@@ -64,7 +67,8 @@ class RunRecord:
                        profile=profile_from_dict(d["profile"]), dataset=str(d.get("dataset", "")),
                        dataset_kind=str(d.get("dataset_kind", "")),
                        train_scales=tuple(float(s) for s in d.get("train_scales", ())),
-                       world_size=int(d.get("world_size", 1)), model_spec=dict(d.get("model_spec", {})))
+                       world_size=int(d.get("world_size", 1)), model_spec=dict(d.get("model_spec", {})),
+                       sampler=int(d.get("sampler", 1)))
         except (KeyError, TypeError, ValueError) as e:
             raise DdirKitError(f"run record lacks or mangles a field ({type(e).__name__}: {e})", path) from None
         except DdirKitError as e:

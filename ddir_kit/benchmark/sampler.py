@@ -1,4 +1,4 @@
-"""The paper's training sampler (MODELS.md, training recipe), deterministic by construction.
+"""The official DDIR training sampler (docs/protocols.md), deterministic by construction.
 
 Every sample is a pure function of (seed, epoch, index): its scale, image, crop offset, flips
 and query points come from ``numpy.random.default_rng([seed, epoch, index])``. So the data a
@@ -19,6 +19,11 @@ from torch.utils.data import Dataset
 
 from ..errors import DdirKitError
 
+# Version of what a sample holds; a run is resumed only with the sampler it started with.
+# 2: crop offsets at multiples of the training scales' common denominator, the last position
+# excluded (the official sampler's even offsets); DDIR's target from Pillow's 8-bit bicubic.
+SAMPLER_VERSION = 2
+
 
 @dataclass(frozen=True)
 class SamplerConfig:
@@ -29,11 +34,27 @@ class SamplerConfig:
     deform_target: bool = False  # add DDIR's deformation target
 
 
+def offset_step_px(scales) -> int:
+    """The LR crop offsets are multiples of this: the least common multiple of the training
+    scales' denominators, so that every HR crop starts on a whole pixel at every scale. For the
+    paper's {1.5, 2, ..., 4} it is 2: the official DDIR sampler takes even offsets at every
+    scale, the integer ones included."""
+    return math.lcm(*[Fraction(s).denominator for s in scales])
+
+
 def patch_side_px(lr_patch_px: int, scales) -> int:
-    """Smallest LR side >= lr_patch_px that is a multiple of every scale's denominator, so the
-    HR crop of side s x side is whole pixels at every scale (48 for {1.5, ..., 4}; 50 with 2.9)."""
-    m = math.lcm(*[Fraction(s).denominator for s in scales])
+    """Smallest LR side >= lr_patch_px that is a multiple of ``offset_step_px``, so the HR crop
+    of side s x side is whole pixels at every scale (48 for {1.5, ..., 4}; 50 with 2.9)."""
+    m = offset_step_px(scales)
     return -(-lr_patch_px // m) * m
+
+
+def crop_offset_choices(length_px: int, side_px: int, step_px: int) -> int:
+    """How many crop offsets an axis of ``length_px`` offers: 0, step, ... below
+    length - side, as the official ``random.randrange(0, length - side, step)`` draws them (the
+    last position itself excluded), and at least the one offset 0 when the image is exactly
+    the crop's size (where the official call would fail)."""
+    return max(1, -(-(length_px - side_px) // step_px))
 
 
 class TrainPatches(Dataset):
@@ -54,6 +75,7 @@ class TrainPatches(Dataset):
         self.config = config
         self.seed = int(seed)
         self.side = patch_side_px(config.lr_patch_px, self.scales)
+        self.step = offset_step_px(self.scales)
         for s, pairs in self.images.items():
             for lr, hr in pairs:
                 if min(lr.shape[:2]) < self.side:
@@ -76,9 +98,9 @@ class TrainPatches(Dataset):
         s = self.scales[int(rng.integers(len(self.scales)))]
         pairs = self.images[s]
         lr, hr = pairs[index % len(pairs)]
-        q, side = s.denominator, self.side
-        oy = int(rng.integers((lr.shape[0] - side) // q + 1)) * q
-        ox = int(rng.integers((lr.shape[1] - side) // q + 1)) * q
+        step, side = self.step, self.side
+        oy = int(rng.integers(crop_offset_choices(lr.shape[0], side, step))) * step
+        ox = int(rng.integers(crop_offset_choices(lr.shape[1], side, step))) * step
         hside = int(side * s)
         lr_p = lr[oy:oy + side, ox:ox + side]
         hy, hx = int(oy * s), int(ox * s)  # integers: offsets are multiples of the denominator
@@ -105,10 +127,11 @@ class TrainPatches(Dataset):
             "scale": torch.tensor(float(s)),
         }
         if self.config.deform_target:
-            from ..models.bicubic import resize_bicubic
+            from ..models.bicubic import pil_bicubic_uint8
 
-            up = resize_bicubic(lr_t[None], (hside, hside))[0]
-            sample["deform"] = (hr_t - up).reshape(3, -1).t()[idx]
+            # the augmented 8-bit LR crop through Pillow, as the official DDIR wrapper does
+            up = pil_bicubic_uint8(lr_p, (hside, hside)).transpose(2, 0, 1).astype(np.float32) / 255.0
+            sample["deform"] = (hr_t - torch.from_numpy(up)).reshape(3, -1).t()[idx]
         return sample
 
 

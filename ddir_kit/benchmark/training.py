@@ -34,7 +34,7 @@ from .cpu_allocator import keep_freed_memory
 from .distributed import DistContext, barrier, init_distributed
 from .profiles import Profile
 from .run_files import RunRecord
-from .sampler import BatchStream, SamplerConfig, TrainPatches, worker_init
+from .sampler import SAMPLER_VERSION, BatchStream, SamplerConfig, TrainPatches, worker_init
 
 # Profile keys that change the arithmetic of training; a resume must keep them.
 _TRAINING_KEYS = ("lr_patch_px", "queries", "repeat", "augment", "batch", "epochs", "learning_rate",
@@ -90,6 +90,10 @@ def _check_resume(old: RunRecord, new: RunRecord, run_json: Path) -> None:
         if getattr(old, key) != getattr(new, key):
             raise DdirKitError(f"--resume with {key} {getattr(new, key)!r} but the run used {getattr(old, key)!r}",
                                run_json)
+    if old.sampler != new.sampler:
+        raise DdirKitError(f"the run was started by an earlier release whose training sampler (version {old.sampler}) "
+                           f"draws other samples than today's (version {new.sampler}); start it again in a new "
+                           "--out folder", run_json)
     for key in _TRAINING_KEYS:
         used, wanted = getattr(old.profile, key), getattr(new.profile, key)
         if used != wanted:
@@ -135,7 +139,7 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
     spec = model.spec
 
     record = RunRecord(method, encoder, profile, str(ds.root), ds.kind, tuple(float(s) for s in ds.train_scales),
-                       ctx.world, spec)
+                       ctx.world, spec, SAMPLER_VERSION)
     run_json = out_dir / "run.json"
     if resume and run_json.is_file():
         _check_resume(RunRecord.read(run_json), record, run_json)

@@ -28,7 +28,7 @@ from .coords import Box
 
 class ModelOutput(NamedTuple):
     """rgb: (N, Q, 3) in [0, 1] units, not clamped; deform: (N, Q, 3) predicted HR minus
-    bicubic-upscaled LR in [0, 1]-difference units, or None."""
+    bicubic-upscaled LR in [0, 1]-difference units (DDIR), or None."""
 
     rgb: torch.Tensor
     deform: torch.Tensor | None
@@ -84,6 +84,11 @@ class ImplicitSRModel(nn.Module):
     uses_deform_target = False
     rgb_mean = (0.5, 0.5, 0.5)
     rgb_std = (0.5, 0.5, 0.5)
+    # How the deformation target (HR minus bicubic-upscaled LR) is normalised for the branch
+    # that regresses it: the official DDIR config's data_norm for diff_rgb (sub 0.5, div 0.5),
+    # so the branch learns (diff - 0.5) / 0.5, and the SR branch consumes that normalised value.
+    deform_mean = 0.5
+    deform_std = 0.5
 
     def __init__(self, spec: dict):
         super().__init__()
@@ -135,17 +140,19 @@ class ImplicitSRModel(nn.Module):
     def forward(self, lr: torch.Tensor, coord: torch.Tensor, cell: torch.Tensor) -> ModelOutput:
         state = self.encode_region(self.normalise(lr))
         rgb_n, deform_n = self.query(state, coord, cell)
-        deform = None if deform_n is None else deform_n * self.rgb_std[0]
+        deform = None if deform_n is None else deform_n * self.deform_std + self.deform_mean
         return ModelOutput(self.to_rgb(rgb_n), deform)
 
     def loss(self, out: ModelOutput, target_rgb: torch.Tensor, target_deform: torch.Tensor | None = None) -> torch.Tensor:
-        """L1 in the method's normalised units; plus L1 of the deformation for DDIR (1:1)."""
+        """L1 in the method's normalised units; plus, for DDIR, L1 of the deformation in its
+        normalised units (1:1), i.e. |deform_n - (target_deform - 0.5) / 0.5| as the official
+        training script computes it."""
         std = torch.tensor(self.rgb_std, dtype=out.rgb.dtype, device=out.rgb.device)
         loss = ((out.rgb - target_rgb) / std).abs().mean()
         if self.uses_deform_target:
             if target_deform is None:
                 raise ValueError(f"{self.spec['method']} is trained with a deformation target; none given")
-            loss = loss + ((out.deform - target_deform) / std).abs().mean()
+            loss = loss + ((out.deform - target_deform) / self.deform_std).abs().mean()
         return loss
 
     # -- memory estimates for inference planning -----------------------------------------

@@ -1,13 +1,19 @@
-"""PIL-style bicubic resampling (kernel a = -0.5, antialiased when shrinking) and the
-"bicubic" method.
+"""PIL's bicubic resampling (kernel a = -0.5, antialiased when shrinking), in float and on
+8-bit images, and the "bicubic" method.
 
-PyTorch's antialiased bicubic interpolation implements PIL's resampling (same kernel, same
-support scaling and border renormalisation; tested against PIL on float images), so it is used
-here rather than a hand-written kernel.
+Two forms, because the reference code uses both:
+- ``pil_bicubic_uint8``: Pillow itself on an 8-bit image, 8-bit out (two separable passes,
+  each rounded and clipped to 8 bits). This is torchvision's ``Resize(size, BICUBIC)`` of a
+  ``ToPILImage`` image, which the official DDIR code uses for its deformation target, and what
+  most published bicubic baselines compute (PIL and MATLAB both return 8-bit images).
+- ``resize_bicubic``: the same kernel in float, unrounded: PyTorch's antialiased bicubic
+  interpolation implements PIL's resampling (same kernel, support scaling and border
+  renormalisation), for images of more than 8 bits and inside models.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -23,8 +29,34 @@ def resize_bicubic(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
                          antialias=True)
 
 
+def pil_bicubic_uint8(img: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
+    """Resize an 8-bit H x W x 3 image to ``size_hw`` (height, width) with Pillow's BICUBIC."""
+    from PIL import Image
+
+    out = Image.fromarray(np.ascontiguousarray(img, dtype=np.uint8)).resize(
+        (int(size_hw[1]), int(size_hw[0])), Image.BICUBIC)
+    return np.asarray(out)
+
+
+def is_8bit(x: torch.Tensor) -> bool:
+    """Whether every value of a [0, 1] float image is k / 255 (it came from an 8-bit file)."""
+    scaled = x * 255.0
+    return bool(torch.all((scaled - scaled.round()).abs() < 1e-3))
+
+
+def resize_bicubic_like_pil(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(N, 3, h, w) in [0, 1] -> (N, 3, H, W): Pillow's 8-bit result for 8-bit images, the float
+    kernel otherwise (PIL has no bicubic for 16-bit colour images)."""
+    if not is_8bit(x):
+        return resize_bicubic(x, size)
+    u8 = (x * 255.0).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    out = np.stack([pil_bicubic_uint8(im, size) for im in u8])
+    return torch.from_numpy(out).permute(0, 3, 1, 2).to(device=x.device, dtype=x.dtype) / 255.0
+
+
 class BicubicUpsampler(torch.nn.Module):
-    """The "bicubic" method: PIL-style bicubic upscaling behind the models' interface.
+    """The "bicubic" method: PIL's bicubic upscaling behind the models' interface: on 8-bit
+    images exactly Pillow's 8-bit result, on deeper images the same kernel in float.
 
     The output size is read from the cell (2 / H, 2 / W); the result is sampled at the query
     coordinates by nearest pixel centre.
@@ -40,7 +72,7 @@ class BicubicUpsampler(torch.nn.Module):
     def forward(self, lr: torch.Tensor, coord: torch.Tensor, cell: torch.Tensor) -> ModelOutput:
         hr_h = int(round(2.0 / float(cell[0, 0, 0])))
         hr_w = int(round(2.0 / float(cell[0, 0, 1])))
-        up = resize_bicubic(lr, (hr_h, hr_w))
+        up = resize_bicubic_like_pil(lr, (hr_h, hr_w))
         iy, ix = lr_index(coord[..., 0], hr_h), lr_index(coord[..., 1], hr_w)
         flat = up.flatten(2)
         idx = (iy * hr_w + ix).unsqueeze(1).expand(-1, up.shape[1], -1)
@@ -51,4 +83,4 @@ class BicubicUpsampler(torch.nn.Module):
 
     def upscale_image(self, lr: torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
         """(N, 3, h, w) -> (N, 3, H, W), the whole image at once."""
-        return resize_bicubic(lr, out_size)
+        return resize_bicubic_like_pil(lr, out_size)

@@ -33,9 +33,11 @@ def save_checkpoint(path: str | Path, model: nn.Module, extra: dict | None = Non
 def load_checkpoint(path: str | Path, map_location="cpu") -> tuple[nn.Module, dict]:
     """(model with the stored weights, in eval mode, on ``map_location``; the stored extra).
 
-    Also accepts public LIIF/LTE/DDIR checkpoints ({'model': {'name', 'args', 'sd'}}).
+    Also accepts the official checkpoints of LIIF, LTE and DDIR ({'model': {'name', 'args',
+    'sd'}, ...}) and of CiaoSR (mmcv: {'meta', 'state_dict': {'generator.*'}, ...}).
     Raises DdirKitError naming the file if it is missing, unreadable or not a checkpoint.
     """
+    from .public_import import is_mmcv_ciaosr, model_from_mmcv_ciaosr
     from .registry import make_model
 
     path = Path(path)
@@ -54,8 +56,13 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> tuple[nn.Module, di
 
         model = model_from_public(payload["model"], path)
         extra = {k: v for k, v in payload.items() if k != "model" and not isinstance(v, dict)}
+    elif is_mmcv_ciaosr(payload):
+        model = model_from_mmcv_ciaosr(payload, path)
+        meta = payload.get("meta") if isinstance(payload.get("meta"), dict) else {}
+        extra = {k: meta[k] for k in ("epoch", "iter") if k in meta}
     else:
-        raise DdirKitError("not a ddir-kit or LIIF-family checkpoint (no spec and weights inside)", path)
+        raise DdirKitError("not a ddir-kit checkpoint, nor an official LIIF, LTE, DDIR or CiaoSR one (no spec and "
+                           "weights inside)", path)
     return model.to(map_location).eval(), extra
 
 

@@ -6,7 +6,9 @@ give bit-identical values to the whole axis - tiled inference relies on that).
 
 The corner lookup is written with explicit indices instead of ``grid_sample(mode='nearest')``
 because the same code must index a *region* of the LR feature map (a tile) with *global*
-coordinates; on the whole map it picks the same pixels as grid_sample (tested).
+coordinates; it computes grid_sample's own rule (``nearest_index``: round half to even of the
+unnormalised coordinate, in float32), so on the whole map it picks exactly the pixels the
+reference code's grid_sample picks, ties included (tested).
 """
 
 from __future__ import annotations
@@ -75,6 +77,14 @@ def lr_index(c: torch.Tensor, n: int) -> torch.Tensor:
     return torch.floor((c + 1) * (n / 2)).long().clamp_(0, n - 1)
 
 
+def nearest_index(c: torch.Tensor, n: int) -> torch.Tensor:
+    """The pixel (of n) that ``grid_sample(mode='nearest', align_corners=False)`` reads at
+    coordinate c: it unnormalises to x = ((c + 1) n - 1) / 2 and rounds half to even, so a
+    coordinate exactly on the boundary between pixels k - 1 and k picks the even one. int64,
+    clamped (the reference code clamps every lookup that could reach the border)."""
+    return torch.round(((c + 1) * n - 1) / 2).long().clamp_(0, n - 1)
+
+
 _EPS_SHIFT = 1e-6
 
 
@@ -85,7 +95,7 @@ class Corners:
     idx:       (N, Q, 4) int64 flat index into the map region ``box`` (row-major).
     rel_coord: (N, Q, 4, 2) query minus latent centre, in LR pixels x 2 (LIIF's scaling by (h, w)).
     weight:    (N, Q, 4) bilinear blend weights (area of the opposite rectangle), sum 1.
-    nearest:   (N, Q) flat index of the LR pixel containing the query (no shift).
+    nearest:   (N, Q) flat index of the LR pixel grid_sample reads at the query (no shift).
     """
 
     idx: torch.Tensor
@@ -94,16 +104,22 @@ class Corners:
     nearest: torch.Tensor
 
 
-def local_corners(coord: torch.Tensor, full_hw: tuple[int, int], box: Box) -> Corners:
+def local_corners(coord: torch.Tensor, full_hw: tuple[int, int], box: Box,
+                  shift: tuple | None = None) -> Corners:
     """Corner geometry for queries ``coord`` (N, Q, 2) over an LR image of ``full_hw`` pixels,
-    with indices relative to the map region ``box`` (which must contain every corner)."""
+    with indices relative to the map region ``box`` (which must contain every corner).
+
+    shift: how far each corner lookup moves the query along (y, x), before the reference's
+    1e-6 nudge and clamp: LIIF's half LR pixel (1/h, 1/w) by default, or per-image tensors of
+    shape (N, 1) (CiaoSR's cell-dependent offsets)."""
     h, w = full_hw
+    sy, sx = (1.0 / h, 1.0 / w) if shift is None else shift
     idxs, rels, areas = [], [], []
     for vy in (-1, 1):
         for vx in (-1, 1):
-            cy = (coord[..., 0] + (vy / h + _EPS_SHIFT)).clamp(-1 + 1e-6, 1 - 1e-6)
-            cx = (coord[..., 1] + (vx / w + _EPS_SHIFT)).clamp(-1 + 1e-6, 1 - 1e-6)
-            iy, ix = lr_index(cy, h), lr_index(cx, w)
+            cy = (coord[..., 0] + (vy * sy + _EPS_SHIFT)).clamp(-1 + 1e-6, 1 - 1e-6)
+            cx = (coord[..., 1] + (vx * sx + _EPS_SHIFT)).clamp(-1 + 1e-6, 1 - 1e-6)
+            iy, ix = nearest_index(cy, h), nearest_index(cx, w)
             # latent centres exactly as make_coord computes them
             ly = -1 + 1.0 / h + (2.0 / h) * iy.to(coord.dtype)
             lx = -1 + 1.0 / w + (2.0 / w) * ix.to(coord.dtype)
@@ -114,8 +130,21 @@ def local_corners(coord: torch.Tensor, full_hw: tuple[int, int], box: Box) -> Co
     area = torch.stack(areas, dim=-1)
     # each corner is weighted by the area of the rectangle opposite to it (LIIF swaps 0<->3, 1<->2)
     weight = area.flip(-1) / area.sum(dim=-1, keepdim=True)
-    nearest = _flat(lr_index(coord[..., 0], h), lr_index(coord[..., 1], w), box)
+    nearest = _flat(nearest_index(coord[..., 0], h), nearest_index(coord[..., 1], w), box)
     return Corners(torch.stack(idxs, dim=-1), torch.stack(rels, dim=-2), weight, nearest)
+
+
+def ciaosr_shift(cell: torch.Tensor, full_hw: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """CiaoSR's corner offsets along (y, x), per image, from the first query's cell: its
+    reference computes t = (h - 1) / (1 - cell_y) and moves by 1 / t, i.e. (1 - cell_y) / (h - 1)
+    (a little more than LIIF's 1 / h, so a query near an LR centre takes the two neighbours
+    on either side). Written in the reference's order of operations, so the float32 values
+    are the same. (N, 1) each; an axis of one pixel has no neighbour and no shift."""
+    h, w = full_hw
+    out = []
+    for n, c in ((h, cell[:, 0, 0]), (w, cell[:, 0, 1])):
+        out.append((1 / ((n - 1) / (1 - c))).view(-1, 1) if n > 1 else torch.zeros_like(c).view(-1, 1))
+    return out[0], out[1]
 
 
 def _flat(iy: torch.Tensor, ix: torch.Tensor, box: Box) -> torch.Tensor:

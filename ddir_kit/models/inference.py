@@ -22,7 +22,7 @@ import torch
 from ..devices import resolve_device
 from ..errors import DdirKitError
 
-from .bicubic import BicubicUpsampler, resize_bicubic
+from .bicubic import BicubicUpsampler
 from .coords import Box, axis_coords, lr_index
 
 DEFAULT_MEMORY_BYTES = 2 * 1024 ** 3
@@ -45,6 +45,9 @@ def upscale(model: torch.nn.Module, lr: torch.Tensor, out_size: tuple[int, int],
     tile size and the query chunk. tile_px forces LR tiles of that side (tests).
     progress(done, total) is called with output pixels decoded so far.
     Returns (3, H, W) float32 clamped to [0, 1], on lr's device; computes on the model's device.
+
+    A model with ``test_tiles`` (CiaoSR) is evaluated as its official test does: each of its
+    tiles is upscaled as an image of its own and overlapping predictions are averaged.
     """
     if lr.dim() == 3:
         lr = lr.unsqueeze(0)
@@ -52,57 +55,117 @@ def upscale(model: torch.nn.Module, lr: torch.Tensor, out_size: tuple[int, int],
         raise ValueError(f"lr must be (3, h, w) or (1, 3, h, w), got {tuple(lr.shape)}")
     out_h, out_w = int(out_size[0]), int(out_size[1])
     budget = int(max_memory_bytes or DEFAULT_MEMORY_BYTES)
-    total = out_h * out_w
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             if isinstance(model, BicubicUpsampler):
-                out = resize_bicubic(lr.float(), (out_h, out_w))[0].clamp_(0, 1)
+                out = model.upscale_image(lr.float(), (out_h, out_w))[0].clamp_(0, 1)
                 if progress:
-                    progress(total, total)
+                    progress(out_h * out_w, out_h * out_w)
                 return out
             device = next(model.parameters()).device
             lr_n = model.normalise(lr.to(device=device, dtype=torch.float32))
             h, w = lr_n.shape[-2:]
-            boxes = plan_tiles(model, (h, w), budget, tile_px)
-            context = model.global_context(lr_n, boxes) if len(boxes) > 1 else None
-            chunk = max(1, int(budget * (1 - _ENCODE_SHARE)) // model.bytes_per_query())
-            if device.type == "cpu":
-                chunk = min(chunk, MAX_CPU_CHUNK_QUERIES)
-            out = torch.empty(3, out_h, out_w, dtype=torch.float32, device=lr.device)
-            row_owner = lr_index(axis_coords(out_h), h)
-            col_owner = lr_index(axis_coords(out_w), w)
-            done = 0
-            for box in boxes:
-                state = model.encode_region(lr_n, box, context)
-                r0, r1 = _owned(row_owner, box.y0, box.y1)
-                c0, c1 = _owned(col_owner, box.x0, box.x1)
-                if r0 == r1 or c0 == c1:
-                    continue
-                xs = axis_coords(out_w, c0, c1, device=device)
-                rows_per_chunk = max(1, chunk // (c1 - c0))
-                cell = torch.tensor([2.0 / out_h, 2.0 / out_w], device=device)
-                for ra in range(r0, r1, rows_per_chunk):
-                    rb = min(r1, ra + rows_per_chunk)
-                    ys = axis_coords(out_h, ra, rb, device=device)
-                    coord = torch.stack(torch.meshgrid(ys, xs, indexing="ij"), dim=-1).view(1, -1, 2)
-                    rgb_n, _ = model.query(state, coord, cell.expand(1, coord.shape[1], 2))
-                    rgb = model.to_rgb(rgb_n).clamp_(0, 1)[0]
-                    out[:, ra:rb, c0:c1] = rgb.t().reshape(3, rb - ra, c1 - c0).to(out.device)
-                    done += (rb - ra) * (c1 - c0)
-                    if progress:
-                        progress(done, total)
-                del state
-            return out
+            tiles = model.test_tiles((h, w), (out_h, out_w)) if hasattr(model, "test_tiles") else None
+            if tiles is None:
+                counter = _Progress(out_h * out_w, progress)
+                pred = _predict(model, lr_n, axis_coords(out_h, device=device), axis_coords(out_w, device=device),
+                                (2.0 / out_h, 2.0 / out_w), budget, tile_px, counter)
+            else:
+                pred = _predict_test_tiles(model, lr_n, tiles, (h, w), (out_h, out_w), budget, progress)
+            return model.to_rgb(pred.permute(1, 2, 0).reshape(1, -1, 3)).clamp_(0, 1)[0].t() \
+                .reshape(3, out_h, out_w).to(lr.device)
     finally:
         model.train(was_training)
 
 
+class _Progress:
+    def __init__(self, total: int, callback: Callable[[int, int], None] | None):
+        self.total, self.callback, self.done = total, callback, 0
+
+    def add(self, n: int) -> None:
+        self.done += n
+        if self.callback:
+            self.callback(self.done, self.total)
+
+
+def _predict(model, lr_n: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, cell_hw: tuple[float, float],
+             budget: int, tile_px: int | None, progress: _Progress) -> torch.Tensor:
+    """The normalised prediction (3, len(ys), len(xs)) at the grid of query coordinates ys x xs
+    (increasing, on [-1, 1] of ``lr_n``) with the given cell, region by region and chunk by
+    chunk within the memory budget."""
+    device = lr_n.device
+    h, w = lr_n.shape[-2:]
+    boxes = plan_tiles(model, (h, w), budget, tile_px)
+    context = model.global_context(lr_n, boxes) if len(boxes) > 1 else None
+    chunk = max(1, int(budget * (1 - _ENCODE_SHARE)) // model.bytes_per_query())
+    if device.type == "cpu":
+        chunk = min(chunk, MAX_CPU_CHUNK_QUERIES)
+    out = torch.empty(3, len(ys), len(xs), dtype=torch.float32, device=device)
+    row_owner, col_owner = lr_index(ys, h), lr_index(xs, w)
+    cell = torch.tensor(cell_hw, dtype=torch.float32, device=device)
+    for box in boxes:
+        r0, r1 = _owned(row_owner, box.y0, box.y1)
+        c0, c1 = _owned(col_owner, box.x0, box.x1)
+        if r0 == r1 or c0 == c1:
+            continue
+        state = model.encode_region(lr_n, box, context)
+        rows_per_chunk = max(1, chunk // (c1 - c0))
+        for ra in range(r0, r1, rows_per_chunk):
+            rb = min(r1, ra + rows_per_chunk)
+            coord = torch.stack(torch.meshgrid(ys[ra:rb], xs[c0:c1], indexing="ij"), dim=-1).view(1, -1, 2)
+            pred_n, _ = model.query(state, coord, cell.expand(1, coord.shape[1], 2))
+            out[:, ra:rb, c0:c1] = pred_n[0].t().reshape(3, rb - ra, c1 - c0)
+            progress.add((rb - ra) * (c1 - c0))
+        del state
+    return out
+
+
+def _predict_test_tiles(model, lr_n: torch.Tensor, tiles, lr_hw, out_hw, budget: int,
+                        progress: Callable[[int, int], None] | None) -> torch.Tensor:
+    """The official tiled test: every tile upscaled as an image of its own, overlaps averaged
+    (in normalised units, before the mean is added back and the result clamped)."""
+    h, w = lr_hw
+    out_h, out_w = out_hw
+    device = lr_n.device
+    acc = torch.zeros(3, out_h, out_w, dtype=torch.float32, device=device)
+    weight = torch.zeros(out_h, out_w, dtype=torch.float32, device=device)
+    counter = _Progress(sum((t.out_rows[1] - t.out_rows[0]) * (t.out_cols[1] - t.out_cols[0]) for t in tiles),
+                        progress)
+    for t in tiles:
+        b = t.lr_box
+        sub = lr_n[..., b.y0:b.y1, b.x0:b.x1]
+        if t.exact_hw is not None:
+            th, tw = t.exact_hw
+            ys, xs, cell = axis_coords(th, device=device), axis_coords(tw, device=device), (2.0 / th, 2.0 / tw)
+        else:
+            # the global pixel centres, in the tile's own coordinates
+            ys = _local_coords(t.out_rows, b.y0, b.height_px, h, out_h, device)
+            xs = _local_coords(t.out_cols, b.x0, b.width_px, w, out_w, device)
+            cell = (2.0 * h / (out_h * b.height_px), 2.0 * w / (out_w * b.width_px))
+        pred = _predict(model, sub, ys, xs, cell, budget, None, counter)
+        (r0, r1), (c0, c1) = t.out_rows, t.out_cols
+        acc[:, r0:r1, c0:c1] += pred
+        weight[r0:r1, c0:c1] += 1
+    return acc / weight.clamp_min(1)
+
+
+def _local_coords(rows: tuple[int, int], lo: int, n_tile: int, n_lr: int, n_out: int, device) -> torch.Tensor:
+    """Coordinates on [-1, 1] of a tile of n_tile LR pixels starting at lo, of output pixels
+    rows[0] .. rows[1] - 1 of an axis of n_out (whose centres lie at (i + 0.5) n_lr / n_out)."""
+    i = torch.arange(rows[0], rows[1], device=device, dtype=torch.float64)
+    centre_lr = (i + 0.5) * (n_lr / n_out) - lo
+    return (-1 + 2 * centre_lr / n_tile).to(torch.float32)
+
+
 def plan_tiles(model, lr_hw: tuple[int, int], budget_bytes: int, tile_px: int | None = None) -> list[Box]:
     """LR tiles (cores, a partition of the image) whose encoding fits the budget; one box if
-    the whole image fits."""
+    the whole image fits, or if the model's maps of a region need the whole image
+    (``splits_into_regions = False``)."""
     h, w = lr_hw
+    if not getattr(model, "splits_into_regions", True):
+        return [Box(0, h, 0, w)]
     per_px = model.bytes_per_lr_px()
     if tile_px is None:
         if h * w * per_px <= budget_bytes * _ENCODE_SHARE:

@@ -1,4 +1,6 @@
-"""Import of public LIIF, LTE and DDIR checkpoints ({'model': {'name', 'args', 'sd'}}).
+"""Import of official checkpoints: LIIF, LTE and DDIR files ({'model': {'name', 'args', 'sd'},
+'optimizer': ..., 'epoch': ...}, as their training scripts write them) and CiaoSR's mmcv files
+({'meta': ..., 'state_dict': {'generator.*': ...}, 'optimizer': ...}).
 
 Our modules carry the public code's names (``encoder.head.0``, ``encoder.body.N.body.{0,2}``,
 ``encoder.SFENet1``, ``encoder.RDBs.i.convs.j.conv.0``, ``imnet.layers.k``, ``coef``, ``freq``,
@@ -83,3 +85,45 @@ def _in_dim(sd: dict, prefix: str, path) -> int:
 
 def _hidden_list(sd: dict, prefix: str) -> list[int]:
     return [int(w.shape[0]) for w in _linear_weights(sd, prefix)[:-1]]
+
+
+# CiaoSR's generator keeps mmedit's encoder names; the kit's encoders carry LIIF's.
+_CIAOSR_EDSR = ((r"^conv_first\.", "encoder.head.0."), (r"^body\.(\d+)\.conv1\.", r"encoder.body.\1.body.0."),
+                (r"^body\.(\d+)\.conv2\.", r"encoder.body.\1.body.2."))
+_CIAOSR_RDN = ((r"^sfe1\.", "encoder.SFENet1."), (r"^sfe2\.", "encoder.SFENet2."),
+               (r"^rdbs\.(\d+)\.layers\.(\d+)\.conv\.", r"encoder.RDBs.\1.convs.\2.conv.0."),
+               (r"^rdbs\.(\d+)\.lff\.", r"encoder.RDBs.\1.LFF."), (r"^gff\.", "encoder.GFF."))
+
+
+def is_mmcv_ciaosr(payload) -> bool:
+    sd = payload.get("state_dict") if isinstance(payload, dict) else None
+    return isinstance(sd, dict) and any(str(k).startswith("generator.imnet_q.") for k in sd)
+
+
+def model_from_mmcv_ciaosr(payload: dict, path: str | Path | None = None) -> torch.nn.Module:
+    """Our CiaoSR holding the generator weights of an official (mmcv) CiaoSR checkpoint. The
+    attention's ``escape_NaN`` buffer (the constant 1e-4 of its norm clamp) is not a weight
+    and is dropped; the optimizer state is ignored."""
+    from .registry import make_model
+
+    sd = {k[len("generator."):]: v for k, v in payload["state_dict"].items() if k.startswith("generator.")}
+    sd.pop("cs_attn.escape_NaN", None)
+    if "conv_first.weight" in sd:
+        blocks = {int(m.group(1)) for k in sd if (m := re.match(r"body\.(\d+)\.conv1\.weight$", k))}
+        rules = _CIAOSR_EDSR + ((r"^conv_after_body\.", f"encoder.body.{len(blocks)}."),)
+    elif "sfe1.weight" in sd:
+        rules = _CIAOSR_RDN
+    else:
+        raise DdirKitError("CiaoSR checkpoint has neither an EDSR (conv_first) nor an RDN (sfe1) encoder", path)
+    mapped = {}
+    for key, value in sd.items():
+        for pattern, repl in rules:
+            key = re.sub(pattern, repl, key)
+        mapped[key] = value
+    encoder, encoder_args = _encoder_from_state(mapped, "encoder", path)
+    model = make_model("ciaosr", encoder, encoder_args=encoder_args, hidden_list=_hidden_list(mapped, "imnet_q"))
+    try:
+        model.load_state_dict(mapped, strict=True)
+    except RuntimeError as e:
+        raise DdirKitError(f"weights do not map onto ciaosr ({encoder}): {str(e).splitlines()[0][:200]}", path) from e
+    return model
