@@ -299,7 +299,9 @@ def simulate_scenes(out, n_scenes, calibration, scales, sensor, seed, bit_depth,
     """Scenes shot at HR and at every LR scale, in the capture layout, with truth.json."""
     from .virtual_camera.lens_model import ZoomLens
     from .virtual_camera.simulate import parse_size
-    from .virtual_camera.simulate_scenes import parse_planting, photos_in, simulate_scenes as run, targets_from_calibration
+    from .virtual_camera.planting import parse_planting
+    from .virtual_camera.scenes import photos_in
+    from .virtual_camera.simulate_scenes import simulate_scenes as run, targets_from_calibration
 
     if (calibration is None) == (scales is None):
         raise DdirKitError("give exactly one of --calibration and --scales")
