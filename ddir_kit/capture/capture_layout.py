@@ -157,13 +157,7 @@ def write_scene_json(scene_dir: str | Path, record: SceneRecord) -> Path:
 
 def read_scene_json(scene_dir: str | Path) -> SceneRecord:
     """Read a scene folder's scene.json; DdirKitError naming the file when absent or malformed."""
-    path = Path(scene_dir) / SCENE_JSON
-    d = read_json(path)
-    _check_format(d, SCENE_FORMAT, "scene description", path)
-    try:
-        return SceneRecord.from_dict(d)
-    except (KeyError, TypeError, AttributeError) as e:
-        raise DdirKitError(f"malformed scene description ({type(e).__name__}: {e})", path) from None
+    return _read(Path(scene_dir) / SCENE_JSON, SCENE_FORMAT, "scene description", SceneRecord.from_dict)
 
 
 @dataclass(frozen=True)
@@ -197,13 +191,16 @@ def write_scene_manifest(scene_dir: str | Path, manifest: SceneManifest) -> Path
 
 def read_scene_manifest(scene_dir: str | Path) -> SceneManifest:
     """Read a scene folder's manifest.json; DdirKitError naming the file when absent or malformed."""
-    path = Path(scene_dir) / SCENE_MANIFEST
+    return _read(Path(scene_dir) / SCENE_MANIFEST, SCENE_MANIFEST_FORMAT, "scene manifest", SceneManifest.from_dict)
+
+
+def _read(path: Path, expected: str, what: str, from_dict):
     d = read_json(path)
-    _check_format(d, SCENE_MANIFEST_FORMAT, "scene manifest", path)
+    _check_format(d, expected, what, path)
     try:
-        return SceneManifest.from_dict(d)
+        return from_dict(d)
     except (KeyError, TypeError, AttributeError) as e:
-        raise DdirKitError(f"malformed scene manifest ({type(e).__name__}: {e})", path) from None
+        raise DdirKitError(f"malformed {what} ({type(e).__name__}: {e})", path) from None
 
 
 def _check_format(d, expected: str, what: str, path: Path) -> None:

@@ -8,6 +8,7 @@ stage picks up where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import numpy as np
 from ..errors import DdirKitError
 from ..fileio import atomic_write_json, jsonable, read_json
 from .config import DemoConfig
-from .stage_records import (BenchRow, BenchSummary, CalibrateSummary, CaptureSummary, DatasetSummary, PairError,
+from .stage_records import (BenchSummary, CalibrateSummary, CaptureSummary, DatasetSummary, PairError,
                             PairNote, RegisterSummary, SkippedFile, StageRecord, StageSummary, TargetError,
                             read_stage_record, stage_record_path, write_stage_record)
 
@@ -255,7 +256,7 @@ def _stage_bench(out: Path, cfg: DemoConfig, log) -> BenchSummary:
     profile = load_profile(cfg.profile, dict(cfg.profile_overrides))
     result = run_bench(list(cfg.methods), out / "dataset", out / "bench", profile, encoder=cfg.encoder,
                        device=cfg.device, log=log)
-    rows = tuple(BenchRow(r.method, r.encoder, float(r.scale), r.n_images, r.psnr_y, r.ssim_y) for r in result.rows)
+    rows = tuple(dataclasses.replace(r, scale=float(r.scale)) for r in result.rows)
     return BenchSummary(rows=rows, profile=profile.name, profile_notes=profile.notes,
                         overrides=dict(cfg.profile_overrides),
                         timings_s={k: list(v) for k, v in result.timings_s.items()})

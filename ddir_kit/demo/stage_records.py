@@ -16,6 +16,7 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..benchmark.reports import ResultRow
 from ..errors import DdirKitError
 from ..fileio import atomic_write_json, read_json
 
@@ -113,18 +114,8 @@ class DatasetSummary:
 
 
 @dataclass(frozen=True)
-class BenchRow:
-    method: str
-    encoder: str
-    scale: float
-    n_images: int
-    psnr_y: float
-    ssim_y: float
-
-
-@dataclass(frozen=True)
 class BenchSummary:
-    rows: tuple[BenchRow, ...]
+    rows: tuple[ResultRow, ...]    # bench's rows, scale as a float
     profile: str
     profile_notes: str
     overrides: dict                # the `--set` overrides of the profile
