@@ -175,6 +175,7 @@ def _stage_register(out: Path, cfg: DemoConfig, log) -> RegisterSummary:
     from ..virtual_camera.truth import read_card_truth
     from ..registration.inspect_figure import inspect_pair
     from ..registration.pair_map import PairMap, apply_affine, grid_to_hr_affine
+    from ..registration.pair_record import PAIR_JSON, PairRecord
     from ..registration.register_captures import register_captures
     from ..registration.register_pair import RegistrationConfig
     from ..scales import as_fraction, scale_tag
@@ -191,27 +192,27 @@ def _stage_register(out: Path, cfg: DemoConfig, log) -> RegisterSummary:
         record = read_scene_json(scene_dir)
         for shot in record.lr:
             tag = scale_tag(shot.scale)
-            pair_json = out / "aligned" / record.scene / f"x{tag}" / "pair.json"
+            pair_json = out / "aligned" / record.scene / f"x{tag}" / PAIR_JSON
             if not pair_json.is_file():
                 rejected.append(PairNote(f"{record.scene}/x{tag}", "no pair.json"))
                 continue
-            rec = read_json(pair_json)
-            if rec["status"] != "ok":
-                rejected.append(PairNote(f"{record.scene}/x{tag}", rec.get("reason", "")))
+            rec = PairRecord.read(pair_json)
+            if not rec.ok:
+                rejected.append(PairNote(f"{record.scene}/x{tag}", rec.reason))
                 continue
             lr_truth, hr_truth = by_file[Path(shot.source).name]
             # the four corner pixels of the pair's LR grid, as HR photo points
-            x0, y0, w, h = rec["hr_crop"]
-            s = float(rec["scale"])
+            x0, y0, w, h = rec.hr_crop
+            s = float(rec.scale)
             grid = np.array([[0, 0], [w / s - 1, 0], [0, h / s - 1], [w / s - 1, h / s - 1]], np.float64)
             hr_pts = apply_affine(grid_to_hr_affine(s, (x0, y0)), grid)
-            estimate = PairMap.from_dict(rec).hr_to_lr(hr_pts)
+            estimate = rec.pair_map.hr_to_lr(hr_pts)
             ex, ey = map_pixels(hr_truth.geometry, lr_truth.geometry, hr_pts[:, 0], hr_pts[:, 1])
             exact_err = np.linalg.norm(estimate - np.stack([ex, ey], axis=1), axis=1)
             best_affine = PairMap(lr_truth.affine).hr_to_lr(hr_pts)
             affine_err = np.linalg.norm(best_affine - np.stack([ex, ey], axis=1), axis=1)
             pairs.append(PairError(f"{record.scene}/x{tag}", float(as_fraction(shot.scale)), float(exact_err.max()),
-                                   float(affine_err.max()), rec.get("scale_measured"), lr_truth.true_scale))
+                                   float(affine_err.max()), rec.scale_measured, lr_truth.true_scale))
     if not pairs:
         raise DdirKitError("no pair registered", out / "aligned")
     best = min(pairs, key=lambda p: abs(p.scale - 3.0))
