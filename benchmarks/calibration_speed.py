@@ -17,7 +17,6 @@ between runs. Prints a table and writes benchmarks/results/calibration_speed.md 
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -27,9 +26,11 @@ import numpy as np
 import harness
 from ddir_kit.calibration.board_detection import BoardSize, detect_board, to_gray
 from ddir_kit.calibration.calibrate import calibrate_sweep, write_calibration
-from ddir_kit.virtual_camera.lens_model import ZoomLens, true_focal_for_scale
+from ddir_kit.virtual_camera.lens_model import true_focal_for_scale
 from ddir_kit.photo.photo_io import read_photo
 from ddir_kit.virtual_camera.simulate import simulate_calibration
+from ddir_kit.virtual_camera.simulation_manifest import read_simulation_manifest
+from ddir_kit.virtual_camera.truth import read_sweep_truth
 
 SWEEP_FOCALS_MM = tuple(int(round(f)) for f in np.linspace(24, 105, 18))
 EVERY_SCALE = [round(1.5 + 0.1 * i, 1) for i in range(26)]
@@ -40,7 +41,7 @@ def render(out: Path, focals, size) -> float:
     (remembered beside the sweep, not inside it: calibrate lists every file of the folder)."""
     manifest = out / "manifest.json"
     record = out.with_name(out.name + "_render_s.txt")
-    if manifest.is_file() and json.loads(manifest.read_text()).get("complete") and record.is_file():
+    if manifest.is_file() and read_simulation_manifest(out).complete and record.is_file():
         return float(record.read_text())
     t0 = time.perf_counter()
     simulate_calibration(out, focals, seed=11, sensor=size)
@@ -65,9 +66,8 @@ def per_shot_times(sweep: Path, board: BoardSize) -> tuple[float, float]:
 
 def accuracy(sweep: Path, cal) -> tuple[float, float]:
     """Max |focal error| (mm) over x1.5..x4.0 of the calibration and of the naive f_ref / s."""
-    truth = json.loads((sweep / "truth.json").read_text())
-    lens = ZoomLens.from_dict(truth["lens"])
-    true = np.array([true_focal_for_scale(lens, t.scale, truth["reference_focal_mm"]) for t in cal.targets])
+    truth = read_sweep_truth(sweep)
+    true = np.array([true_focal_for_scale(truth.lens, t.scale, truth.reference_focal_mm) for t in cal.targets])
     found = np.array([t.focal_mm for t in cal.targets])
     naive = np.array([t.naive_focal_mm for t in cal.targets])
     return float(np.abs(found - true).max()), float(np.abs(naive - true).max())

@@ -41,9 +41,9 @@ def build_cards(work: Path, n_scenes: int, scales=SCALES, seed: int = 0) -> tupl
     for d in (jpg, dng, both):
         shutil.rmtree(d, ignore_errors=True)
     card = write_camera_card(both, n_scenes, scales=scales, formats=("jpg", "dng"), sensor=(1200, 800), seed=seed)
-    lr = [e for e in card.truth[0]["shots"] if e["role"] == "lr"]
-    calib.write_text(json.dumps({"reference_focal_mm": card.truth[0]["shots"][0]["focal_mm"],
-                                 "targets": [{"scale": e["scale"], "focal_mm": e["focal_mm"]} for e in lr]}))
+    lr = [e for e in card.truth.scenes[0].shots if e.role == "lr"]
+    calib.write_text(json.dumps({"reference_focal_mm": card.truth.scenes[0].shots[0].focal_mm,
+                                 "targets": [{"scale": e.scale, "focal_mm": e.focal_mm} for e in lr]}))
     jpg.mkdir()
     dng.mkdir()
     for p in both.iterdir():

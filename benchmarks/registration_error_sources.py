@@ -22,7 +22,6 @@ and writes benchmarks/results/registration_error_sources.md (or --out).
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -35,6 +34,7 @@ from scipy.optimize import least_squares
 import harness
 from ddir_kit.photo.photo_io import read_rgb
 from ddir_kit.virtual_camera.shot_geometry import ShotGeometry, map_pixels
+from ddir_kit.virtual_camera.truth import read_scene_truth
 from ddir_kit.cli import cli
 from ddir_kit.registration.fine_alignment import FineConfig, fine_align
 from ddir_kit.registration.pair_map import PairMap, apply_affine, apply_homography, grid_to_hr_affine
@@ -116,12 +116,12 @@ def main() -> None:
             raise SystemExit(r.output)
         synthetic = {s: textured_synthetic(s, city100_photo) for s in (1.5, 2.0, 3.0, 4.0)}
         for scene in sorted(p for p in work.iterdir() if p.is_dir()):
-            truth = json.loads((scene / "truth.json").read_text())
-            hg = ShotGeometry.from_dict(truth["hr"]["geometry"])
+            truth = read_scene_truth(scene)
+            hg = truth.hr.geometry
             hr = read_rgb(scene / "hr.png")
-            for lt in truth["lr"]:
-                lg, s = ShotGeometry.from_dict(lt["geometry"]), float(lt["scale"])
-                res = register_arrays(hr, read_rgb(scene / lt["file"]), s, RegistrationConfig(radial=True, perspective=True))
+            for lt in truth.lr:
+                lg, s = lt.geometry, lt.scale
+                res = register_arrays(hr, read_rgb(scene / lt.file), s, RegistrationConfig(radial=True, perspective=True))
                 pts = corners_hr(res.hr_crop, res.lr_size, s)
                 exact = np.stack(map_pixels(hg, lg, pts[:, 0], pts[:, 1]), 1)
                 err = float(np.linalg.norm(res.pair_map.hr_to_lr(pts) - exact, axis=1).max())

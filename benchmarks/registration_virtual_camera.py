@@ -24,6 +24,7 @@ import numpy as np
 from click.testing import CliRunner
 
 import harness
+from ddir_kit.virtual_camera.truth import LrShotTruth, read_scene_truth
 from ddir_kit.virtual_camera.truth_maps import grid_lr_to_hr
 from ddir_kit.cli import cli
 from ddir_kit.registration.pair_map import PairMap, apply_affine, grid_to_hr_affine
@@ -33,15 +34,15 @@ from ddir_kit.registration.register_pair import RegistrationConfig
 SCALES = "1.5,2,2.5,3,3.5,4"
 
 
-def corner_errors(res, lr_truth: dict, grid: np.ndarray) -> tuple[float, float]:
+def corner_errors(res, lr_truth: LrShotTruth, grid: np.ndarray) -> tuple[float, float]:
     s = float(res.scale)
     x0, y0, _, _ = res.hr_crop
     wl, hl = res.lr_size
     g = np.array([[0, 0], [wl - 1, 0], [0, hl - 1], [wl - 1, hl - 1]], float)
     hr = apply_affine(grid_to_hr_affine(s, (x0, y0)), g)
     lr = res.pair_map.hr_to_lr(hr)
-    affine = np.linalg.norm(lr - PairMap(np.array(lr_truth["lr_to_hr"])).hr_to_lr(hr), axis=1).max()
-    exact = (np.linalg.norm(grid_lr_to_hr(grid, lr_truth["grid"]["step_px"], lr) - hr, axis=1) / s).max()
+    affine = np.linalg.norm(lr - PairMap(lr_truth.affine).hr_to_lr(hr), axis=1).max()
+    exact = (np.linalg.norm(grid_lr_to_hr(grid, lr_truth.grid.step_px, lr) - hr, axis=1) / s).max()
     return float(affine), float(exact)
 
 
@@ -66,17 +67,16 @@ def main() -> None:
         for i, (name, cfg) in enumerate(configs.items()):
             register_captures(work, work.parent / f"{work.name}-aligned-{i}", jobs=2, config=cfg)
         for scene in sorted(p for p in work.iterdir() if p.is_dir()):
-            truth = json.loads((scene / "truth.json").read_text())
-            for lr_truth in truth["lr"]:
-                grid = np.load(scene / lr_truth["grid"]["file"])
-                tag = lr_truth["file"][len("lr_"):].rsplit(".", 1)[0]
+            for lr_truth in read_scene_truth(scene).lr:
+                grid = lr_truth.grid.load(scene)
+                tag = lr_truth.file[len("lr_"):].rsplit(".", 1)[0]
                 for i, name in enumerate(configs):
                     rec = json.loads((work.parent / f"{work.name}-aligned-{i}" / scene.name / tag / "pair.json").read_text())
                     res = SimpleNamespace(scale=rec["scale"], hr_crop=rec["hr_crop"], lr_size=rec["lr_size"],
                                           pair_map=PairMap.from_dict(rec))
                     ea, eg = corner_errors(res, lr_truth, grid)
-                    rows.append((scene.name, lr_truth["scale"], name, rec["status"], ea, eg,
-                                 lr_truth["max_deviation_px"] / lr_truth["scale"]))
+                    rows.append((scene.name, lr_truth.scale, name, rec["status"], ea, eg,
+                                 lr_truth.max_deviation_px / lr_truth.scale))
                     print(rows[-1], flush=True)
     finally:
         for path in [work, *work.parent.glob(f"{work.name}-aligned-*")]:

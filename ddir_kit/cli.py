@@ -299,7 +299,9 @@ def simulate_scenes(out, n_scenes, calibration, scales, sensor, seed, bit_depth,
     """Scenes shot at HR and at every LR scale, in the capture layout, with truth.json."""
     from .virtual_camera.lens_model import ZoomLens
     from .virtual_camera.simulate import parse_size
-    from .virtual_camera.simulate_scenes import parse_planting, photos_in, simulate_scenes as run, targets_from_calibration
+    from .virtual_camera.planting import parse_planting
+    from .virtual_camera.scenes import photos_in
+    from .virtual_camera.simulate_scenes import simulate_scenes as run, targets_from_calibration
 
     if (calibration is None) == (scales is None):
         raise DdirKitError("give exactly one of --calibration and --scales")
@@ -647,19 +649,19 @@ def demo(out, seed, fast, keep_going, device, epochs, precision):
 
 def _stage_figure(o) -> str:
     s = o.summary
-    if not s:
+    if s is None:
         return ""
     if o.name == "calibrate":
-        return f"largest focal error {s['max_error_mm']:.3f} mm, naive {s['max_naive_error_mm']:.3f} mm"
+        return f"largest focal error {s.max_error_mm:.3f} mm, naive {s.max_naive_error_mm:.3f} mm"
     if o.name == "capture":
-        return f"{s['scenes_ok']} scenes from {s['card_files']} card files"
+        return f"{s.scenes_ok} scenes from {s.card_files} card files"
     if o.name == "register":
-        return (f"{s['ok']} pairs, median corner error {s['median_corner_error_lr_px']:.4f} LR px, "
-                f"{len(s['rejected'])} rejected")
+        return (f"{s.ok} pairs, median corner error {s.median_corner_error_lr_px:.4f} LR px, "
+                f"{len(s.rejected)} rejected")
     if o.name == "dataset":
-        return f"{s['files']} pairs of files, {len(s['test_scenes'])} test scenes"
+        return f"{s.files} pairs of files, {len(s.test_scenes)} test scenes"
     if o.name == "bench":
-        return f"{len(s['rows'])} method x scale results"
+        return f"{len(s.rows)} method x scale results"
     return ""
 
 

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from scipy.special import erf
 
 from ddir_kit.calibration.board_detection import (BoardSize, detect_board_in_rgb, order_like_reference)
-from ddir_kit.calibration.calibrate import calibrate_sweep, load_calibration
+from ddir_kit.calibration.calibrate import calibrate_sweep
+from ddir_kit.calibration.calibration_file import read_calibration
 from ddir_kit.calibration.magnification import fit_similarity, magnification
 from ddir_kit.calibration.scale_model import fit_scale_model
 from ddir_kit.photo.exif import PhotoExif
@@ -227,7 +228,7 @@ def test_sweep_calibration_writes_json_csv_and_plot_with_the_contract_fields(sma
     csv_lines = small_calibration.with_name("calibration_targets.csv").read_text().splitlines()
     assert csv_lines[0].startswith("scale,scale_tag,focal_mm") and len(csv_lines) == 4
     assert small_calibration.with_name("calibration_scale.png").read_bytes()[:4] == b"\x89PNG"
-    assert load_calibration(small_calibration).model.focal_for_scale(2.0) == pytest.approx(d["targets"][1]["focal_mm"])
+    assert read_calibration(small_calibration).model.focal_for_scale(2.0) == pytest.approx(d["targets"][1]["focal_mm"])
 
 
 def test_focals_table_replaces_missing_exif(tmp_path):
@@ -280,7 +281,7 @@ def test_capture_plan_lists_hr_first_then_lr_in_zoom_out_order(small_calibration
 
 def test_calibrate_check_reports_the_scale_achieved_and_the_way_to_turn(small_calibration, small_sweep):
     # shot_03 is at 55 mm (scale ~1.94); wanting x1.5 means zooming in to ~69 mm.
-    cal = load_calibration(small_calibration)
+    cal = read_calibration(small_calibration)
     res = CliRunner().invoke(cli, ["calibrate", "check", str(small_calibration), str(small_sweep / "shot_06.jpg"),
                                    str(small_sweep / "shot_03.jpg"), "--scale", "1.5"])
     assert res.exit_code == 0, res.output

@@ -5,7 +5,6 @@ benchmarks/calibration_speed.py."""
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import cv2
@@ -15,10 +14,12 @@ from click.testing import CliRunner
 
 from ddir_kit.calibration.board_detection import BoardSize, detect_board_in_rgb
 from ddir_kit.calibration.calibrate import calibrate_sweep
+from ddir_kit.calibration.calibration_file import read_calibration
 from ddir_kit.photo.exif import PhotoExif
-from ddir_kit.virtual_camera.lens_model import ZoomLens, true_focal_for_scale
+from ddir_kit.virtual_camera.lens_model import true_focal_for_scale
 from ddir_kit.photo.photo_io import read_rgb, write_jpeg
 from ddir_kit.virtual_camera.simulate import simulate_calibration
+from ddir_kit.virtual_camera.truth import read_sweep_truth
 from ddir_kit.cli import cli
 
 # Every 4-5 mm from 24 to 105 mm: 18 photos.
@@ -34,10 +35,10 @@ def sweep_1200(tmp_path_factory):
 
 
 def _focal_errors(sweep, scales=EVERY_SCALE):
-    truth = json.loads((sweep / "truth.json").read_text())
-    lens = ZoomLens.from_dict(truth["lens"])
+    truth = read_sweep_truth(sweep)
+    lens = truth.lens
     cal = calibrate_sweep(sweep, list(scales))
-    true = np.array([true_focal_for_scale(lens, t.scale, truth["reference_focal_mm"]) for t in cal.targets])
+    true = np.array([true_focal_for_scale(lens, t.scale, truth.reference_focal_mm) for t in cal.targets])
     found = np.array([t.focal_mm for t in cal.targets])
     naive = np.array([t.naive_focal_mm for t in cal.targets])
     return cal, truth, found - true, naive - true
@@ -51,7 +52,7 @@ def _check_accuracy(sweep):
     # and is worse than the calibration at every scale.
     assert 0.5 <= np.abs(naive_err).max() <= 1.5, np.round(naive_err, 3)
     assert np.all(np.abs(err) < np.abs(naive_err))
-    true_scale = {s["file"]: s["scale_to_reference"] for s in truth["shots"]}
+    true_scale = {s.file: s.scale_to_reference for s in truth.shots}
     for shot in cal.used:
         assert shot.scale == pytest.approx(true_scale[shot.file], rel=1e-3)
     return err, naive_err
@@ -68,14 +69,14 @@ def test_virtual_sweep_at_2400x1600_finds_every_scale_within_0_15_mm(tmp_path):
 
 
 def test_detected_corners_match_the_virtual_cameras_true_corners(sweep_1200):
-    truth = json.loads((sweep_1200 / "truth.json").read_text())
-    board = BoardSize(truth["board"]["cols"], truth["board"]["rows"])
-    for shot in (truth["shots"][0], truth["shots"][-1]):  # 105 mm and 24 mm
-        true = np.array(shot["corners_px"]).reshape(board.rows, board.cols, 2)
-        det = detect_board_in_rgb(read_rgb(sweep_1200 / shot["file"]), board)
+    truth = read_sweep_truth(sweep_1200)
+    board = BoardSize(truth.board.cols, truth.board.rows)
+    for shot in (truth.shots[0], truth.shots[-1]):  # 105 mm and 24 mm
+        true = np.array(shot.corners_px).reshape(board.rows, board.cols, 2)
+        det = detect_board_in_rgb(read_rgb(sweep_1200 / shot.file), board)
         c = det.corners_px
         err = min(np.abs(o - true).max() for o in (c, c[::-1, ::-1], c[::-1, :], c[:, ::-1]))
-        assert err < 0.1, (shot["file"], err)
+        assert err < 0.1, (shot.file, err)
 
 
 def test_sweep_with_truncated_jpeg_text_file_and_board_out_of_frame_calibrates_and_lists_them(sweep_1200, tmp_path):
@@ -95,8 +96,8 @@ def test_sweep_with_truncated_jpeg_text_file_and_board_out_of_frame_calibrates_a
     out = tmp_path / "cal" / "calibration.json"
     res = CliRunner().invoke(cli, ["calibrate", str(shots), "--out", str(out)])
     assert res.exit_code == 0, res.output
-    d = json.loads(out.read_text())
-    status = {s["file"]: s["status"] for s in d["shots"]}
+    cal = read_calibration(out)
+    status = {s.file: s.status for s in cal.shots}
     skipped = {f: s for f, s in status.items() if s != "ok"}
     assert set(skipped) == {"truncated.jpg", "notes.txt", "out_of_frame.jpg"}
     assert "truncated JPEG" in skipped["truncated.jpg"]
@@ -105,16 +106,16 @@ def test_sweep_with_truncated_jpeg_text_file_and_board_out_of_frame_calibrates_a
     for name, reason in skipped.items():
         assert f"skipped {name}: {reason}" in res.output
     assert sum(s == "ok" for s in status.values()) == 18
-    assert len(d["targets"]) == 11
+    assert len(cal.targets) == 11
 
 
 def test_dng_sweep_calibrates_through_rawpy(tmp_path):
     sweep = tmp_path / "dng"
     focals = (35, 50, 70, 105)
     simulate_calibration(sweep, focals, seed=2, fmt="dng", sensor=(1200, 800))
-    truth = json.loads((sweep / "truth.json").read_text())
+    truth = read_sweep_truth(sweep)
     cal = calibrate_sweep(sweep, [2.0])
     assert [s.focal_mm for s in cal.used] == [105, 70, 50, 35]
-    true_scale = {s["file"]: s["scale_to_reference"] for s in truth["shots"]}
+    true_scale = {s.file: s.scale_to_reference for s in truth.shots}
     for shot in cal.used:
         assert shot.scale == pytest.approx(true_scale[shot.file], rel=1e-3)

@@ -20,9 +20,9 @@ from click.testing import CliRunner
 from ddir_kit.capture.capture_layout import list_scene_dirs, read_scene_json
 from ddir_kit.photo.dng import mosaic_rggb, write_dng
 from ddir_kit.photo.exif import PhotoExif
+from ddir_kit.calibration.calibration_file import read_calibration
 from ddir_kit.capture.ingest import ingest_card, parse_shard, shard_items
 from ddir_kit.photo.photo_io import read_photo, write_jpeg
-from ddir_kit.capture.scene_grouping import IngestCalibration
 from ddir_kit.cli import cli
 from ddir_kit.errors import DdirKitError
 
@@ -277,7 +277,7 @@ def test_shard_parsing_and_equal_shares():
 def test_bad_calibration_is_one_clear_error(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps({"targets": []}))
     with pytest.raises(DdirKitError, match="reference_focal_mm"):
-        IngestCalibration.from_json(tmp_path / "c.json")
+        read_calibration(tmp_path / "c.json")
     (tmp_path / "card").mkdir()
     result = CliRunner().invoke(cli, ["capture", "ingest", str(tmp_path / "card"), "--calibration",
                                       str(tmp_path / "c.json"), "--out", str(tmp_path / "out")])

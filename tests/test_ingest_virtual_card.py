@@ -39,19 +39,19 @@ def retag_jpeg(src: Path, dst: Path, focal_mm: float, later_s: float) -> None:
 def build_card(card: Path, calibration: Path):
     """Four scenes shot RAW + JPEG, then edited like a real card; returns what ingest must find."""
     shot = write_camera_card(card, 4, scales=SCALES, formats=("jpg", "dng"), sensor=(240, 160), seed=3)
-    scenes = shot.truth
-    focals = {e["scale"]: e["focal_mm"] for e in scenes[0]["shots"] if e["role"] == "lr"}
-    calibration.write_text(json.dumps({"reference_focal_mm": scenes[0]["shots"][0]["focal_mm"],
+    scenes = shot.truth.scenes
+    focals = {e.scale: e.focal_mm for e in scenes[0].shots if e.role == "lr"}
+    calibration.write_text(json.dumps({"reference_focal_mm": scenes[0].shots[0].focal_mm,
                                        "targets": [{"scale": s, "focal_mm": f} for s, f in focals.items()]}))
     # shuffle the numbers (RAW and JPEG of one shot keep a common stem)
-    stems = sorted({Path(f).stem for s in scenes for e in s["shots"] for f in e["files"]})
+    stems = sorted({Path(f).stem for s in scenes for e in s.shots for f in e.files})
     new = dict(zip(stems, (f"IMG_{n}" for n in np.random.default_rng(11).permutation(9000)[:len(stems)] + 1000)))
     for p in list(card.iterdir()):
         p.rename(card / f"{new[p.stem]}{p.suffix}")
 
     def files(k: int, role, scale=None) -> list[str]:
-        (entry,) = [e for e in scenes[k]["shots"] if e["role"] == role and e["scale"] == scale]
-        return [f"{new[Path(f).stem]}{Path(f).suffix}" for f in entry["files"]]
+        (entry,) = [e for e in scenes[k].shots if e.role == role and e.scale == scale]
+        return [f"{new[Path(f).stem]}{Path(f).suffix}" for f in entry.files]
 
     expected = {f"scene_{k + 1:04d}": {"hr": files(k, "hr")[1], **{s: files(k, "lr", s)[1] for s in SCALES}}
                 for k in range(4)}

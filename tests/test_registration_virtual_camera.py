@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from ddir_kit.cli import cli
 from ddir_kit.registration.pair_map import PairMap, corner_error_lr_px
+from ddir_kit.virtual_camera.truth import LrShotTruth, read_scene_truth
 
 SCALES = "1.5,2,2.5,3,3.5,4"
 
@@ -47,25 +48,24 @@ def faulty(tmp_path_factory):
 
 
 def test_every_scale_from_x1_5_to_x4_within_0_1_lr_px_of_truth(clean):
-    truth = json.loads((clean / "captures/scene_0001/truth.json").read_text())
-    assert sorted(lr["scale"] for lr in truth["lr"]) == [1.5, 2.0, 2.5, 3.0, 3.5, 4.0]
+    truth = read_scene_truth(clean / "captures/scene_0001")
+    assert sorted(lr.scale for lr in truth.lr) == [1.5, 2.0, 2.5, 3.0, 3.5, 4.0]
     worst = {}
-    for lr in truth["lr"]:
-        tag = lr["file"][len("lr_"):-len(".png")]
+    for lr in truth.lr:
+        tag = lr.file[len("lr_"):-len(".png")]
         rec = json.loads((clean / "aligned/scene_0001" / tag / "pair.json").read_text())
         assert rec["status"] == "ok", (tag, rec["reason"])
-        err = corner_error_lr_px(PairMap.from_dict(rec), PairMap(np.array(lr["lr_to_hr"])), tuple(rec["hr_crop"]),
+        err = corner_error_lr_px(PairMap.from_dict(rec), PairMap(lr.affine), tuple(rec["hr_crop"]),
                                  rec["scale"])
         worst[tag] = float(err.max())
-        assert rec["scale_measured"] == pytest.approx(lr["true_scale"], rel=2e-3)
+        assert rec["scale_measured"] == pytest.approx(lr.true_scale, rel=2e-3)
     assert max(worst.values()) < 0.1, worst
 
 
 def test_planted_moving_object_and_failed_exposures_are_rejected_with_a_reason(faulty):
     rows = {row["scale"]: row for row in csv.DictReader(open(faulty / "aligned/report.csv"))}
-    truth = json.loads((faulty / "captures/scene_0001/truth.json").read_text())
-    planted = {lr["scale"]: lr.get("planted", {}) for lr in truth["lr"]}
-    assert "moving_object" in planted[2.0] and planted[2.5]["failed_exposure"] == "under"
+    planted = {lr.scale: lr.planted for lr in read_scene_truth(faulty / "captures/scene_0001").lr}
+    assert planted[2.0].moving_object is not None and planted[2.5].failed_exposure == "under"
     assert rows["2.0"]["status"] == "rejected" and "local misfit" in rows["2.0"]["reason"]
     assert rows["2.5"]["status"] == "rejected" and "underexposed" in rows["2.5"]["reason"]
     assert rows["3.0"]["status"] == "rejected" and "exposed" in rows["3.0"]["reason"]
@@ -103,7 +103,7 @@ def test_pooling_is_off_on_request_and_in_a_sharded_run(distorted, tmp_path):
     assert all(r["config"]["radial_k1"] is None and r["radial"]["k1"] != 0 for r in recs)
 
 
-def _exact_corner_error_lr_px(rec: dict, lr_truth: dict, grid: np.ndarray) -> float:
+def _exact_corner_error_lr_px(rec: dict, lr_truth: LrShotTruth, grid: np.ndarray) -> float:
     """Largest distance, LR px, between the pair's map and the camera's exact map (truth.json's
     dense grid, LR px -> HR px) at the four corners of the pair's LR grid."""
     from ddir_kit.virtual_camera.truth_maps import grid_lr_to_hr
@@ -114,7 +114,7 @@ def _exact_corner_error_lr_px(rec: dict, lr_truth: dict, grid: np.ndarray) -> fl
     g = np.array([[0, 0], [wl - 1, 0], [0, hl - 1], [wl - 1, hl - 1]], float)
     hr = apply_affine(grid_to_hr_affine(s, tuple(rec["hr_crop"][:2])), g)
     lr = PairMap.from_dict(rec).hr_to_lr(hr)
-    truth_hr = grid_lr_to_hr(grid, lr_truth["grid"]["step_px"], lr)
+    truth_hr = grid_lr_to_hr(grid, lr_truth.grid.step_px, lr)
     return float((np.linalg.norm(truth_hr - hr, axis=1) / s).max())
 
 
@@ -126,13 +126,12 @@ def test_with_lens_distortion_every_scale_within_0_1_lr_px_of_the_exact_map(tmp_
           "--distortion", "--seed", "0"])
     _run(["register", str(tmp_path / "captures"), "--out", str(tmp_path / "aligned"), "--radial", "--perspective"])
     scene = tmp_path / "captures/scene_0001"
-    truth = json.loads((scene / "truth.json").read_text())
     worst = {}
-    for lr in truth["lr"]:
-        tag = lr["file"][len("lr_"):-len(".png")]
+    for lr in read_scene_truth(scene).lr:
+        tag = lr.file[len("lr_"):-len(".png")]
         rec = json.loads((tmp_path / "aligned/scene_0001" / tag / "pair.json").read_text())
         assert rec["status"] == "ok", (tag, rec["reason"])
-        assert lr["max_deviation_px"] / lr["scale"] > 0.1  # an affine alone would miss by more than the goal
-        worst[tag] = _exact_corner_error_lr_px(rec, lr, np.load(scene / lr["grid"]["file"]))
+        assert lr.max_deviation_px / lr.scale > 0.1  # an affine alone would miss by more than the goal
+        worst[tag] = _exact_corner_error_lr_px(rec, lr, lr.grid.load(scene))
         assert rec["template_blur"]["estimated"] and 0.1 < rec["template_blur"]["sigma_lr_px"] < 1.5
     assert max(worst.values()) < 0.1, worst

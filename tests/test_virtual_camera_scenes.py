@@ -14,11 +14,12 @@ from ddir_kit.photo.photo_io import read_photo, read_rgb
 from ddir_kit.capture.scene_preview import write_side_by_side
 from ddir_kit.virtual_camera.scenes import Checkerboard, PlanarScene, PlanarTexture
 from ddir_kit.virtual_camera.shot_geometry import ShotGeometry, TripodPose, map_pixels
-from ddir_kit.virtual_camera.simulate_scenes import Planting, simulate_scenes, write_camera_card
+from ddir_kit.virtual_camera.planting import Planting
+from ddir_kit.virtual_camera.simulate_scenes import simulate_scenes, write_camera_card
+from ddir_kit.virtual_camera.truth import PlantedFaults, read_card_truth, read_scene_truth
 from ddir_kit.virtual_camera.simulate import sweep_distance_mm
 from ddir_kit.virtual_camera.camera import CameraBody, ShotSettings, plane_maps, render_optical_image, shot_geometry
 from ddir_kit.cli import cli
-from ddir_kit.fileio import read_json
 
 SCALES = ["1.5", "2", "3"]
 
@@ -31,7 +32,7 @@ def scene(tmp_path_factory):
                                       "--moving-object", "2", "--failed-exposure", "3:over"])
     assert result.exit_code == 0, result.output
     (scene_dir,) = list_scene_dirs(out)
-    return scene_dir, read_json(scene_dir / "truth.json")
+    return scene_dir, read_scene_truth(scene_dir)
 
 
 def _gray8(rgb):
@@ -47,44 +48,44 @@ def test_scene_folder_has_the_capture_layout_with_exif_and_truth(scene):
         exif = read_exif(scene_dir / shot.file, require=("focal_mm", "capture_time"))
         assert exif.focal_mm == pytest.approx(shot.exif["focal_mm"])
         assert read_photo(scene_dir / shot.file).bit_depth == shot.bit_depth == 8
-    lens = ZoomLens.from_dict(truth["lens"])
-    for lr in truth["lr"]:
+    lens = truth.lens
+    for lr in truth.lr:
         # --scales shoots each scale at its TRUE focal length
-        assert lr["true_scale"] == pytest.approx(lr["scale"], rel=1e-9)
-        assert lr["focal_mm"] == pytest.approx(true_focal_for_scale(lens, lr["scale"]), rel=1e-9)
-        assert np.array(lr["lr_to_hr"]).shape == (2, 3)
-        grid = np.load(scene_dir / lr["grid"]["file"])
+        assert lr.true_scale == pytest.approx(lr.scale, rel=1e-9)
+        assert lr.focal_mm == pytest.approx(true_focal_for_scale(lens, lr.scale), rel=1e-9)
+        assert np.array(lr.lr_to_hr).shape == (2, 3)
+        grid = lr.grid.load(scene_dir)
         assert grid.shape == (800 // 16, 1200 // 16, 2)
 
 
 def test_dense_grid_and_affine_agree_with_the_exact_map(scene):
     scene_dir, truth = scene
-    hr = ShotGeometry.from_dict(truth["hr"]["geometry"])
-    for lr_truth in truth["lr"]:
-        lr = ShotGeometry.from_dict(lr_truth["geometry"])
-        grid = np.load(scene_dir / lr_truth["grid"]["file"])
-        step = lr_truth["grid"]["step_px"]
+    hr = truth.hr.geometry
+    for lr_truth in truth.lr:
+        lr = lr_truth.geometry
+        grid = lr_truth.grid.load(scene_dir)
+        step = lr_truth.grid.step_px
         j, i = 17, 31
         x, y = map_pixels(lr, hr, np.array([i * step]), np.array([j * step]))
         assert grid[j, i] == pytest.approx([x[0], y[0]], abs=1e-9)
         # the affine misses the true map by at most max_deviation_px inside the HR frame
-        a = np.array(lr_truth["lr_to_hr"])
+        a = np.array(lr_truth.lr_to_hr)
         u, v = np.meshgrid(np.arange(0, 1200, step), np.arange(0, 800, step))
         pred = np.einsum("ij,hwj->hwi", a, np.stack([u, v, np.ones_like(u)], axis=-1))
         inside = (grid[..., 0] > 0) & (grid[..., 0] < 1199) & (grid[..., 1] > 0) & (grid[..., 1] < 799)
         dev = np.linalg.norm(pred - grid, axis=-1)[inside]
-        assert dev.max() <= lr_truth["max_deviation_px"] + 1e-6
-        assert 0.05 < lr_truth["max_deviation_px"] < 3.0  # distortion makes it non-affine, a little
+        assert dev.max() <= lr_truth.max_deviation_px + 1e-6
+        assert 0.05 < lr_truth.max_deviation_px < 3.0  # distortion makes it non-affine, a little
 
 
 def test_features_matched_between_lr_and_hr_land_where_truth_says(scene):
     scene_dir, truth = scene
-    hr_geom = ShotGeometry.from_dict(truth["hr"]["geometry"])
-    lr_truth = next(t for t in truth["lr"] if t["scale"] == 1.5)
-    lr_geom = ShotGeometry.from_dict(lr_truth["geometry"])
+    hr_geom = truth.hr.geometry
+    lr_truth = next(t for t in truth.lr if t.scale == 1.5)
+    lr_geom = lr_truth.geometry
     sift = cv2.SIFT_create(3000)
     kh, dh = sift.detectAndCompute(_gray8(read_rgb(scene_dir / "hr.png")), None)
-    kl, dl = sift.detectAndCompute(_gray8(read_rgb(scene_dir / lr_truth["file"])), None)
+    kl, dl = sift.detectAndCompute(_gray8(read_rgb(scene_dir / lr_truth.file)), None)
     pairs = [m for m, n in cv2.BFMatcher().knnMatch(dl, dh, k=2) if m.distance < 0.7 * n.distance]
     assert len(pairs) > 200
     pl = np.float64([kl[m.queryIdx].pt for m in pairs])
@@ -94,8 +95,8 @@ def test_features_matched_between_lr_and_hr_land_where_truth_says(scene):
     # the measured scale matches the truth to 0.1 %
     a, _ = cv2.estimateAffine2D(pl, ph, method=cv2.RANSAC, ransacReprojThreshold=1.0)
     measured = float(np.sqrt(abs(np.linalg.det(a[:, :2]))))
-    assert measured == pytest.approx(lr_truth["affine_scale"], rel=1e-3)
-    assert lr_truth["affine_scale"] == pytest.approx(lr_truth["true_scale"], rel=2e-3)
+    assert measured == pytest.approx(lr_truth.affine_scale, rel=1e-3)
+    assert lr_truth.affine_scale == pytest.approx(lr_truth.true_scale, rel=2e-3)
 
 
 def test_planted_faults_touch_only_their_shot_and_region(scene, tmp_path):
@@ -105,15 +106,15 @@ def test_planted_faults_touch_only_their_shot_and_region(scene, tmp_path):
     clean_dir = clean.scenes[0]
     for name in ("hr.png", "lr_x1dot5.png"):
         assert np.array_equal(read_rgb(scene_dir / name), read_rgb(clean_dir / name)), name
-    by_scale = {t["scale"]: t for t in truth["lr"]}
-    box = by_scale[2.0]["planted"]["moving_object"]["box_lr_px"]
+    by_scale = {t.scale: t for t in truth.lr}
+    box = by_scale[2.0].planted.moving_object.box_lr_px
     diff = np.abs(read_rgb(scene_dir / "lr_x2.png") - read_rgb(clean_dir / "lr_x2.png")).max(axis=2)
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     assert diff[y0 + 2:y1 - 2, x0 + 2:x1 - 2].mean() > 0.05
     outside = np.ones_like(diff, bool)
     outside[max(0, y0 - 6):y1 + 7, max(0, x0 - 6):x1 + 7] = False
     assert diff[outside].max() == 0
-    assert by_scale[3.0]["planted"] == {"failed_exposure": "over"}
+    assert by_scale[3.0].planted == PlantedFaults(failed_exposure="over")
     over = read_rgb(scene_dir / "lr_x3.png")
     assert (over > 0.99).mean() > 0.3 and read_rgb(clean_dir / "lr_x3.png").mean() < 0.6
 
@@ -136,10 +137,10 @@ def test_scenes_from_a_calibration_use_its_focal_lengths_and_record_the_true_sca
     result = CliRunner().invoke(cli, ["capture", "simulate", "scenes", str(out), "--scenes", "1",
                                       "--calibration", str(cal), "--sensor", "400x266"])
     assert result.exit_code == 0, result.output
-    truth = read_json(out / "scene_0001" / "truth.json")
-    (lr,) = truth["lr"]
-    assert lr["focal_mm"] == 53.0 and lr["scale"] == 2.0
-    assert abs(lr["true_scale"] - 2.0) > 0.01  # a calibration that is off shows in the truth
+    truth = read_scene_truth(out / "scene_0001")
+    (lr,) = truth.lr
+    assert lr.focal_mm == 53.0 and lr.scale == 2.0
+    assert abs(lr.true_scale - 2.0) > 0.01  # a calibration that is off shows in the truth
     again = CliRunner().invoke(cli, ["capture", "simulate", "scenes", str(out), "--scenes", "1",
                                      "--calibration", str(cal), "--sensor", "400x266"])
     assert again.exit_code == 0 and "skipped (already done): scene_0001" in again.output
@@ -158,8 +159,8 @@ def test_camera_card_holds_numbered_shots_in_shooting_order(tmp_path):
     assert times == sorted(times) and len(set(times)) == len(times)
     assert [e.focal_mm for e in exifs[:3]] == sorted((e.focal_mm for e in exifs[:3]), reverse=True)
     assert read_photo(card.photos[1]).size == (400, 266)  # the DNG decodes
-    truth = read_json(tmp_path / "card_truth.json")
-    assert truth["scenes"][1]["shots"][2]["planted"] == {"failed_exposure": "under"}
+    truth = read_card_truth(tmp_path / "card_truth.json")
+    assert truth.scenes[1].shots[2].planted == PlantedFaults(failed_exposure="under")
 
 
 def test_minified_rendering_does_not_alias():
@@ -201,10 +202,10 @@ def test_without_distortion_and_disturbance_the_map_is_exactly_affine(tmp_path):
     result = CliRunner().invoke(cli, ["capture", "simulate", "scenes", str(out), "--scenes", "1", "--scales", "2.5",
                                       "--sensor", "400x266", "--no-distortion", "--no-disturb"])
     assert result.exit_code == 0, result.output
-    (lr,) = read_json(out / "scene_0001" / "truth.json")["lr"]
-    assert lr["max_deviation_px"] < 1e-6
-    assert lr["affine_scale"] == pytest.approx(2.5, rel=1e-9)
-    a = np.array(lr["lr_to_hr"])
+    (lr,) = read_scene_truth(out / "scene_0001").lr
+    assert lr.max_deviation_px < 1e-6
+    assert lr.affine_scale == pytest.approx(2.5, rel=1e-9)
+    a = np.array(lr.lr_to_hr)
     assert abs(a[0, 1]) < 1e-9 and abs(a[1, 0]) < 1e-9  # no rotation: an ideal tripod
 
 
@@ -238,7 +239,7 @@ def test_scenes_can_be_shot_from_any_folder_of_photos(tmp_path, city100_dir):
     result = CliRunner().invoke(cli, ["capture", "simulate", "scenes", str(out), "--scenes", "1", "--scales", "2",
                                       "--sensor", "300x200", "--textures", str(photos)])
     assert result.exit_code == 0, result.output
-    assert read_json(out / "scene_0001" / "truth.json")["texture"]["file"].startswith("nikon_")
+    assert read_scene_truth(out / "scene_0001").texture.file.startswith("nikon_")
     missing = CliRunner().invoke(cli, ["capture", "simulate", "scenes", str(tmp_path / "x"), "--scenes", "1",
                                        "--scales", "2", "--textures", str(tmp_path / "nowhere")])
     assert missing.exit_code == 1 and "not a folder" in missing.output

@@ -6,15 +6,15 @@ found, different image size). The reference is the longest focal length (or the 
 for); each shot's scale is measured against it (magnification.py), scale(f) is fitted
 (scale_model.py) and inverted for the wanted scales.
 
-calibration.json is read by ingest, the virtual camera and the demo; its schema lives here
-(Calibration.to_dict / load_calibration).
+calibration.json is read by ingest, the virtual camera and the demo; its schema, reader and
+writer live in calibration_file.py.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Sequence
@@ -22,114 +22,17 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import DdirKitError
-from ..fileio import atomic_path, atomic_write_json, atomic_write_text, read_json
+from ..fileio import atomic_path, atomic_write_text
 from ..scales import as_fraction, scale_tag
+from .calibration_file import Calibration, ShotResult, Target, write_calibration_json
 from .board_detection import BoardDetection, BoardSize, detect_board_in_rgb, order_like_reference
 from .detection_cache import DetectionCache
 from .magnification import FIT_MODELS, fit_view, magnification
-from .scale_model import ScaleModel, fit_scale_model
+from .scale_model import fit_scale_model
 
-FORMAT = "ddir-kit calibration v1"
 DEFAULT_SCALES = "1.5,1.7,2,2.3,2.5,2.7,3,3.3,3.5,3.7,4"
 # Shots this close (mm) to the asked reference focal length qualify as the reference.
 REFERENCE_TOLERANCE_MM = 0.5
-
-
-@dataclass(frozen=True)
-class ShotResult:
-    """One file of the sweep.
-
-    file: name inside the sweep folder. focal_mm: from EXIF or the --focals table.
-    scale: field of view relative to the reference (None when skipped).
-    status: "ok" or why the file was skipped.
-    fit_residual_px: RMS corner residual of the board fit (pixels of this shot).
-    rotation_deg: roll of the board relative to the reference.
-    square_px: corner spacing in this shot.
-    """
-
-    file: str
-    focal_mm: float | None
-    scale: float | None
-    status: str
-    fit_residual_px: float | None = None
-    rotation_deg: float | None = None
-    square_px: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-
-@dataclass(frozen=True)
-class Target:
-    """The focal length to set for one wanted scale, with its 1-sigma uncertainty, and the
-    naive answer reference_focal / scale for comparison."""
-
-    scale: float
-    scale_tag: str
-    focal_mm: float
-    focal_uncertainty_mm: float
-    naive_focal_mm: float
-
-
-@dataclass(frozen=True)
-class Calibration:
-    reference_file: str
-    reference_focal_mm: float
-    board: str
-    image_size_px: tuple[int, int]
-    fit_model: str
-    shots: tuple[ShotResult, ...]
-    targets: tuple[Target, ...]
-    model: ScaleModel
-    format: str = field(default=FORMAT)
-
-    @property
-    def skipped(self) -> tuple[ShotResult, ...]:
-        return tuple(s for s in self.shots if not s.ok)
-
-    @property
-    def used(self) -> tuple[ShotResult, ...]:
-        return tuple(s for s in self.shots if s.ok)
-
-    def focal_for_scale(self, scale: float) -> float:
-        return self.model.focal_for_scale(scale)
-
-    def to_dict(self) -> dict:
-        s_lo, s_hi = self.model.scale_range
-        return {
-            "format": self.format,
-            "scale_definition": "field of view relative to the reference shot (1 / magnification, "
-                                "paraxial); the SR factor of an LR shot against an HR shot at the "
-                                "reference focal length",
-            "reference_file": self.reference_file,
-            "reference_focal_mm": self.reference_focal_mm,
-            "board": self.board,
-            "image_size_px": list(self.image_size_px),
-            "fit_model": self.fit_model,
-            "measured_focal_range_mm": list(self.model.focal_range_mm),
-            "measured_scale_range": [s_lo, s_hi],
-            "shots": [asdict(s) for s in self.shots],
-            "targets": [asdict(t) for t in self.targets],
-            "model": self.model.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Calibration":
-        try:
-            return cls(
-                reference_file=str(d.get("reference_file", "")),
-                reference_focal_mm=float(d["reference_focal_mm"]),
-                board=str(d.get("board", "")),
-                image_size_px=tuple(int(v) for v in d.get("image_size_px", (0, 0))),
-                fit_model=str(d.get("fit_model", "radial")),
-                shots=tuple(ShotResult(**s) for s in d.get("shots", [])),
-                targets=tuple(Target(**t) for t in d["targets"]),
-                model=ScaleModel.from_dict(d["model"]),
-                format=str(d.get("format", FORMAT)),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise DdirKitError(f"not a calibration file ({type(e).__name__}: {e})") from None
 
 
 @dataclass(frozen=True)
@@ -314,20 +217,8 @@ def write_calibration(cal: Calibration, out_json: str | Path) -> CalibrationFile
                              out_json.with_name(out_json.stem + "_scale.png"))
     atomic_write_text(files.targets_csv, targets_csv_text(cal))
     plot_calibration(cal, files.plot_png)
-    atomic_write_json(files.json, cal.to_dict())
+    write_calibration_json(files.json, cal)
     return files
-
-
-def load_calibration(path: str | Path) -> Calibration:
-    """Read a calibration.json written by write_calibration."""
-    path = Path(path)
-    d = read_json(path)
-    if not isinstance(d, dict):
-        raise DdirKitError("not a calibration file (expected a JSON object)", path)
-    try:
-        return Calibration.from_dict(d)
-    except DdirKitError as e:
-        raise DdirKitError(e.reason, path) from None
 
 
 def targets_csv_text(cal: Calibration) -> str:

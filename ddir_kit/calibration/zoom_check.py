@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import DdirKitError
 from .board_detection import BoardSize, detect_board_in_rgb, order_like_reference
-from .calibrate import Calibration, load_calibration
+from .calibration_file import Calibration, read_calibration
 from .magnification import magnification
 
 # Closer than this (mm of focal length) counts as on target: below the resolution of a
@@ -58,7 +58,11 @@ def check_zoom(calibration: str | Path | Calibration, photo_hr: str | Path, phot
     from ..photo.exif import read_exif
     from ..photo.photo_io import read_photo
 
-    cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
+    cal = calibration if isinstance(calibration, Calibration) else read_calibration(calibration)
+    if cal.model is None:
+        raise DdirKitError("a hand-written calibration (targets only) has no scale model to measure against; "
+                           "use the calibration.json `ddir-kit calibrate` writes",
+                           None if isinstance(calibration, Calibration) else calibration)
     board = board or cal.board
     board = board if isinstance(board, BoardSize) else BoardSize.parse(board)
     hr = detect_board_in_rgb(read_photo(photo_hr).rgb, board, photo_hr)

@@ -4,8 +4,8 @@ virtual camera (`capture simulate scenes`) and `register` (the reader).
     CAPTURES/<scene>/hr.png            the HR shot (reference focal length)
     CAPTURES/<scene>/lr_x<tag>.png     one LR shot per nominal scale (tag: '1dot5', '2', ...)
     CAPTURES/<scene>/scene.json        what every shot is (schema below)
-    CAPTURES/<scene>/manifest.json     checksums of inputs and outputs (written last; optional
-                                       for writers that are not resumable)
+    CAPTURES/<scene>/manifest.json     checksums of inputs and outputs (SceneManifest; written
+                                       last; optional for writers that are not resumable)
     CAPTURES/ingest_report.csv         written by ingest only
 
 Photos are PNG, 16-bit where the source had more than 8 bits. Folders whose name starts with
@@ -25,6 +25,16 @@ original file, relative to the card folder), source_format ("raw" | "jpeg" | "pn
 "rendered"), exif (PhotoExif.to_dict()), bit_depth (8 | 16), size_px [w, h],
 target_focal_mm (the calibrated focal length for its scale, or the reference for HR; null when
 unknown), focal_error_mm (EXIF focal minus target), development (dict or null).
+
+manifest.json (``format`` = SCENE_MANIFEST_FORMAT), written by ingest:
+    fingerprint: SHA-256 of everything the scene was made from (plan, source bytes, RAW
+        development), so a rerun knows whether the folder is still current
+    sources: [{file, sha256}] the card files read (relative to the card folder)
+    outputs: [{file, sha256}] the files of the scene folder, scene.json included
+
+Versions: scene.json and manifest.json have had one format each (@1). A reader refuses any
+other by name; a later version converts @1 files in read_scene_json / read_scene_manifest, so
+that callers see one shape.
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ from ..scales import as_fraction, scale_tag
 SCENE_FORMAT = "ddir-kit/scene@1"
 SCENE_JSON = "scene.json"
 SCENE_MANIFEST = "manifest.json"
+SCENE_MANIFEST_FORMAT = "ddir-kit/ingest-manifest@1"
 HR_FILE = "hr.png"
 INGEST_REPORT = "ingest_report.csv"
 
@@ -146,14 +157,61 @@ def write_scene_json(scene_dir: str | Path, record: SceneRecord) -> Path:
 
 def read_scene_json(scene_dir: str | Path) -> SceneRecord:
     """Read a scene folder's scene.json; DdirKitError naming the file when absent or malformed."""
-    path = Path(scene_dir) / SCENE_JSON
+    return _read(Path(scene_dir) / SCENE_JSON, SCENE_FORMAT, "scene description", SceneRecord.from_dict)
+
+
+@dataclass(frozen=True)
+class FileChecksum:
+    file: str     # relative to the scene folder (outputs) or the card folder (sources)
+    sha256: str
+
+
+@dataclass(frozen=True)
+class SceneManifest:
+    """The contents of a scene folder's manifest.json (see the module docstring)."""
+
+    fingerprint: str
+    sources: tuple[FileChecksum, ...]
+    outputs: tuple[FileChecksum, ...]
+
+    def to_dict(self) -> dict:
+        return {"format": SCENE_MANIFEST_FORMAT, "fingerprint": self.fingerprint,
+                "sources": [dataclasses.asdict(c) for c in self.sources],
+                "outputs": [dataclasses.asdict(c) for c in self.outputs]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SceneManifest":
+        return cls(str(d["fingerprint"]), tuple(FileChecksum(c["file"], c["sha256"]) for c in d["sources"]),
+                   tuple(FileChecksum(c["file"], c["sha256"]) for c in d["outputs"]))
+
+
+def write_scene_manifest(scene_dir: str | Path, manifest: SceneManifest) -> Path:
+    return atomic_write_json(Path(scene_dir) / SCENE_MANIFEST, manifest.to_dict())
+
+
+def read_scene_manifest(scene_dir: str | Path) -> SceneManifest:
+    """Read a scene folder's manifest.json; DdirKitError naming the file when absent or malformed."""
+    return _read(Path(scene_dir) / SCENE_MANIFEST, SCENE_MANIFEST_FORMAT, "scene manifest", SceneManifest.from_dict)
+
+
+def _read(path: Path, expected: str, what: str, from_dict):
     d = read_json(path)
-    if not isinstance(d, dict) or d.get("format") != SCENE_FORMAT:
-        raise DdirKitError(f"not a scene description (expected format {SCENE_FORMAT!r})", path)
+    _check_format(d, expected, what, path)
     try:
-        return SceneRecord.from_dict(d)
-    except (KeyError, TypeError) as e:
-        raise DdirKitError(f"malformed scene description ({type(e).__name__}: {e})", path) from None
+        return from_dict(d)
+    except (KeyError, TypeError, AttributeError) as e:
+        raise DdirKitError(f"malformed {what} ({type(e).__name__}: {e})", path) from None
+
+
+def _check_format(d, expected: str, what: str, path: Path) -> None:
+    fmt = d.get("format") if isinstance(d, dict) else None
+    if fmt == expected:
+        return
+    family = expected.split("@")[0] + "@"
+    if isinstance(fmt, str) and fmt.startswith(family):
+        raise DdirKitError(f"{what} in format {fmt!r}, which this version of ddir-kit does not read "
+                           f"(it reads {expected!r})", path)
+    raise DdirKitError(f"not a {what} (expected format {expected!r})", path)
 
 
 def list_scene_dirs(captures_dir: str | Path) -> list[Path]:

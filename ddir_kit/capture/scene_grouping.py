@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from ..calibration.calibration_file import Calibration
 from ..errors import DdirKitError
-from ..fileio import read_json
-from ..scales import as_fraction
 from .capture_layout import scene_name
 from ..photo.exif import PhotoExif
 
@@ -61,33 +60,9 @@ class Finding:
                    file=d.get("file"))
 
 
-@dataclass(frozen=True)
-class IngestCalibration:
-    """What ingest needs from calibration.json: the HR focal length and one focal length per scale."""
-
-    reference_focal_mm: float
-    targets: tuple[tuple[Fraction, float], ...]  # (scale, focal_mm), ascending scale
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> "IngestCalibration":
-        d = read_json(path)
-        try:
-            ref = float(d["reference_focal_mm"])
-            targets = tuple(sorted((as_fraction(t["scale"]), float(t["focal_mm"])) for t in d["targets"]))
-        except (KeyError, TypeError, ValueError) as e:
-            raise DdirKitError(f"calibration needs reference_focal_mm and targets [{{scale, focal_mm}}] "
-                               f"({type(e).__name__}: {e})", path) from None
-        except DdirKitError as e:
-            raise DdirKitError(f"bad target scale: {e.reason}", path) from None
-        if ref <= 0 or not targets or any(f <= 0 for _, f in targets):
-            raise DdirKitError("calibration has no targets or a non-positive focal length", path)
-        if len({s for s, _ in targets}) != len(targets):
-            raise DdirKitError("calibration lists a scale twice", path)
-        return cls(ref, targets)
-
-    def to_dict(self) -> dict:
-        return {"reference_focal_mm": self.reference_focal_mm,
-                "targets": [{"scale": float(s), "focal_mm": f} for s, f in self.targets]}
+def report_order(f: Finding):
+    """Sort key of the ingest report: by scene (card-level findings last), scale, file."""
+    return (f.scene is None, f.scene or "", f.scale or 0.0, f.file or "", f.kind, f.message)
 
 
 @dataclass(frozen=True)
@@ -186,7 +161,7 @@ def group_shots(photos: list[CardPhoto]) -> list[tuple[CardPhoto, ...]]:
     return sorted(ordered, key=lambda s: (s[0].exif.capture_time, natural_key(s[0].file)))
 
 
-def plan_scenes(photos: list[CardPhoto], calibration: IngestCalibration, tolerance_mm: float = 0.75,
+def plan_scenes(photos: list[CardPhoto], calibration: Calibration, tolerance_mm: float = 0.75,
                 max_gap_s: float = 120.0) -> tuple[list[ScenePlan], list[Finding]]:
     """Group photos into scenes.
 
@@ -199,8 +174,9 @@ def plan_scenes(photos: list[CardPhoto], calibration: IngestCalibration, toleran
         raise DdirKitError(f"focal tolerance must be positive, got {tolerance_mm} mm")
     if max_gap_s <= 0:
         raise DdirKitError(f"the time gap that ends a scene must be positive, got {max_gap_s} s")
+    targets = calibration.scale_focals
     roles: list[tuple[str, Fraction | None, float]] = [("hr", None, calibration.reference_focal_mm)]
-    roles += [("lr", s, f) for s, f in calibration.targets]
+    roles += [("lr", s, f) for s, f in targets]
 
     open_scene: dict | None = None
     drafts: list[dict] = []
@@ -254,12 +230,12 @@ def plan_scenes(photos: list[CardPhoto], calibration: IngestCalibration, toleran
         hr_error = hr_shot[0].exif.focal_mm - calibration.reference_focal_mm
         hr = tuple(Candidate(p, draft["hr_index"], hr_error) for p in hr_shot)
         slots = []
-        for s, target in calibration.targets:
+        for s, target in targets:
             if s not in draft["lr"]:
                 continue
             entries = sorted(draft["lr"][s], key=lambda e: (abs(e[2]), e[0]))
             slots.append(ScaleSlot(s, target, tuple(Candidate(p, i, err) for i, shot, err in entries for p in shot)))
-        missing = tuple(s for s, _ in calibration.targets if s not in draft["lr"])
+        missing = tuple(s for s, _ in targets if s not in draft["lr"])
         loose = tuple(Finding("no_scale_match", f"focal length {focal:g} mm matches no calibrated scale "
                               f"(nearest: {target:g} mm)", scene=name, file=p.file)
                       for shot, focal, target in draft["loose"] for p in shot)

@@ -9,9 +9,9 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DdirKitError
-from ..fileio import atomic_write_text, read_json
-from ..scales import as_fraction, scale_tag
+from ..calibration.calibration_file import Calibration, read_calibration
+from ..fileio import atomic_write_text
+from ..scales import scale_tag
 
 PLAN_COLUMNS = ("shot", "role", "scale", "scale_tag", "focal_mm", "focal_uncertainty_mm")
 
@@ -29,25 +29,21 @@ class PlannedShot:
     focal_uncertainty_mm: float | None
 
 
-def shot_plan(calibration: str | Path | dict) -> list[PlannedShot]:
-    """Shot list from calibration.json (a path or its parsed dict): reference_focal_mm and
-    targets [{scale, focal_mm[, focal_uncertainty_mm]}]."""
-    source = calibration if isinstance(calibration, dict) else read_json(calibration)
-    where = None if isinstance(calibration, dict) else Path(calibration)
-    try:
-        ref = float(source["reference_focal_mm"])
-        targets = [(as_fraction(t["scale"]), float(t["focal_mm"]), t.get("focal_uncertainty_mm"))
-                   for t in source["targets"]]
-    except (KeyError, TypeError, ValueError) as e:
-        raise DdirKitError(f"calibration needs reference_focal_mm and targets [{{scale, focal_mm}}] ({e})",
-                           where) from None
-    if not targets:
-        raise DdirKitError("calibration has no targets", where)
-    shots = [PlannedShot(1, "hr", 1.0, "1", ref, 0.0)]
+def shot_plan(calibration: str | Path | dict | Calibration) -> list[PlannedShot]:
+    """Shot list from calibration.json (a path, its parsed dict or a Calibration): its
+    reference_focal_mm and targets [{scale, focal_mm[, focal_uncertainty_mm]}]."""
+    if isinstance(calibration, Calibration):
+        cal = calibration
+    elif isinstance(calibration, dict):
+        cal = Calibration.from_dict(calibration)
+    else:
+        cal = read_calibration(calibration)
+    shots = [PlannedShot(1, "hr", 1.0, "1", cal.reference_focal_mm, 0.0)]
     # Zoom-out order: the ring turns one way from the reference, so backlash is always taken
     # up in the same direction.
-    for i, (s, f, sd) in enumerate(sorted(targets, key=lambda t: -t[1]), start=2):
-        shots.append(PlannedShot(i, "lr", float(s), scale_tag(s), f, None if sd is None else float(sd)))
+    for i, t in enumerate(sorted(cal.targets, key=lambda t: -t.focal_mm), start=2):
+        shots.append(PlannedShot(i, "lr", float(t.scale_fraction), scale_tag(t.scale_fraction), t.focal_mm,
+                                 t.focal_uncertainty_mm))
     return shots
 
 

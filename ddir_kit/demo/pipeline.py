@@ -1,13 +1,14 @@
 """The demo's stages, each a library call on the previous stage's files, and their runner.
 
 Every stage writes into OUT and records a summary (figures measured against the virtual
-camera's truth) in OUT/stages/<stage>.json once it has finished, so a rerun skips finished
-stages; the library calls inside a stage are themselves resumable, so a killed stage picks
-up where it stopped.
+camera's truth; stage_records.py) in OUT/stages/<stage>.json once it has finished, so a rerun
+skips finished stages; the library calls inside a stage are themselves resumable, so a killed
+stage picks up where it stopped.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 from dataclasses import dataclass
@@ -17,16 +18,21 @@ from typing import Callable
 import numpy as np
 
 from ..errors import DdirKitError
-from ..fileio import atomic_write_json, read_json
+from ..fileio import atomic_write_json, jsonable, read_json
 from .config import DemoConfig
+from .stage_records import (BenchSummary, CalibrateSummary, CaptureSummary, DatasetSummary, PairError,
+                            PairNote, RegisterSummary, SkippedFile, StageRecord, StageSummary, TargetError,
+                            read_stage_record, stage_record_path, write_stage_record)
 
 
 @dataclass(frozen=True)
 class StageOutcome:
+    """summary: what the stage measured (None when it did not finish)."""
+
     name: str
     status: str  # "done", "skipped" (finished in an earlier run), "failed", "not run"
     seconds: float
-    summary: dict
+    summary: StageSummary | None
     error: str | None = None
 
 
@@ -57,13 +63,12 @@ def run_demo(out: str | Path, config: DemoConfig, keep_going: bool = False,
     needs = {"capture": {"calibrate"}, "register": {"capture"}, "dataset": {"register"}, "bench": {"dataset"}}
     outcomes: dict[str, StageOutcome] = {}
     for name in STAGES:
-        record = out / "stages" / f"{name}.json"
         failed_deps = [d for d in needs.get(name, ()) if outcomes[d].status in ("failed", "not run")]
         if failed_deps:
-            outcomes[name] = StageOutcome(name, "not run", 0.0, {}, f"needs {', '.join(failed_deps)}")
-        elif record.is_file():
-            saved = read_json(record)
-            outcomes[name] = StageOutcome(name, "skipped", saved["seconds"], saved["summary"])
+            outcomes[name] = StageOutcome(name, "not run", 0.0, None, f"needs {', '.join(failed_deps)}")
+        elif stage_record_path(out, name).is_file():
+            saved = read_stage_record(out, name)
+            outcomes[name] = StageOutcome(name, "skipped", saved.seconds, saved.summary)
         else:
             if on_start:
                 on_start(name)
@@ -71,17 +76,17 @@ def run_demo(out: str | Path, config: DemoConfig, keep_going: bool = False,
             try:
                 summary = _STAGE_FUNCS[name](out, config, log)
             except DdirKitError as e:
-                outcomes[name] = StageOutcome(name, "failed", time.monotonic() - t0, {}, str(e))
+                outcomes[name] = StageOutcome(name, "failed", time.monotonic() - t0, None, str(e))
             else:
                 seconds = time.monotonic() - t0
-                atomic_write_json(record, {"seconds": seconds, "summary": summary})
+                write_stage_record(out, name, StageRecord(seconds, summary))
                 outcomes[name] = StageOutcome(name, "done", seconds, summary)
         if on_end:
             on_end(outcomes[name])
         if outcomes[name].status == "failed" and not keep_going:
             break
     for name in STAGES:
-        outcomes.setdefault(name, StageOutcome(name, "not run", 0.0, {}, "an earlier stage failed"))
+        outcomes.setdefault(name, StageOutcome(name, "not run", 0.0, None, "an earlier stage failed"))
     return [outcomes[n] for n in STAGES]
 
 
@@ -89,24 +94,18 @@ def _claim(out: Path, config: DemoConfig) -> None:
     path = out / "demo.json"
     if path.is_file():
         old = read_json(path)
-        if old.get("config") != _jsonable(config.to_dict()):
+        if old.get("config") != jsonable(config.to_dict()):
             raise DdirKitError("holds a demo run with other settings (seed, --fast, --device, --epochs or --precision); "
                               "use another --out", out)
     else:
-        atomic_write_json(path, {"config": _jsonable(config.to_dict())})
-
-
-def _jsonable(d):
-    import json
-
-    return json.loads(json.dumps(d))
+        atomic_write_json(path, {"config": jsonable(config.to_dict())})
 
 
 # ----------------------------------------------------------------------------------------
 # stage 1: calibration
 
 
-def _stage_calibrate(out: Path, cfg: DemoConfig, log) -> dict:
+def _stage_calibrate(out: Path, cfg: DemoConfig, log) -> CalibrateSummary:
     from ..calibration.calibrate import calibrate_sweep, write_calibration
     from ..virtual_camera.lens_model import ZoomLens, true_focal_for_scale
     from ..virtual_camera.simulate import simulate_calibration
@@ -122,15 +121,14 @@ def _stage_calibrate(out: Path, cfg: DemoConfig, log) -> dict:
     rows = []
     for t in cal.targets:
         truth = true_focal_for_scale(lens, t.scale, reference)
-        rows.append(dict(scale=t.scale, focal_mm=t.focal_mm, uncertainty_mm=t.focal_uncertainty_mm,
-                         true_focal_mm=truth, naive_focal_mm=t.naive_focal_mm,
-                         error_mm=t.focal_mm - truth, naive_error_mm=t.naive_focal_mm - truth))
-    return dict(
-        photos=len(sweep.photos), sensor_px=list(cfg.sweep_sensor_px), reference_focal_mm=reference,
-        used=len(cal.used), skipped=[dict(file=s.file, reason=s.status) for s in cal.skipped],
-        targets=rows,
-        max_error_mm=max(abs(r["error_mm"]) for r in rows),
-        max_naive_error_mm=max(abs(r["naive_error_mm"]) for r in rows),
+        rows.append(TargetError(t.scale, t.focal_mm, t.focal_uncertainty_mm, truth, t.naive_focal_mm,
+                                t.focal_mm - truth, t.naive_focal_mm - truth))
+    return CalibrateSummary(
+        photos=len(sweep.photos), sensor_px=tuple(cfg.sweep_sensor_px), reference_focal_mm=reference,
+        used=len(cal.used), skipped=tuple(SkippedFile(s.file, s.status) for s in cal.skipped),
+        targets=tuple(rows),
+        max_error_mm=max(abs(r.error_mm) for r in rows),
+        max_naive_error_mm=max(abs(r.naive_error_mm) for r in rows),
         plot=str(Path(files.plot_png).relative_to(out)))
 
 
@@ -138,13 +136,13 @@ def _stage_calibrate(out: Path, cfg: DemoConfig, log) -> dict:
 # stage 2: camera card + ingest
 
 
-def _stage_capture(out: Path, cfg: DemoConfig, log) -> dict:
-    from ..calibration.calibrate import load_calibration
+def _stage_capture(out: Path, cfg: DemoConfig, log) -> CaptureSummary:
+    from ..calibration.calibration_file import read_calibration
     from ..capture.ingest import ingest_card
     from ..capture.scene_preview import write_side_by_side
     from ..virtual_camera.simulate_scenes import write_camera_card
 
-    cal = load_calibration(out / "calibration.json")
+    cal = read_calibration(out / "calibration.json")
     targets = [(t.scale, t.focal_mm) for t in cal.targets]
     card = out / "card"
     truth_path = out / "card_truth.json"
@@ -162,20 +160,22 @@ def _stage_capture(out: Path, cfg: DemoConfig, log) -> dict:
     kinds: dict[str, int] = {}
     for f in report.findings:
         kinds[f.kind] = kinds.get(f.kind, 0) + 1
-    return dict(card_files=report.files_scanned, scenes=len(report.scenes), scenes_ok=len(scenes),
-                formats=list(cfg.card_formats), sensor_px=list(cfg.scene_sensor_px),
-                findings=kinds, preview=str(preview.relative_to(out)) if first else None)
+    return CaptureSummary(card_files=report.files_scanned, scenes=len(report.scenes), scenes_ok=len(scenes),
+                          formats=tuple(cfg.card_formats), sensor_px=tuple(cfg.scene_sensor_px),
+                          findings=kinds, preview=str(preview.relative_to(out)) if first else None)
 
 
 # ----------------------------------------------------------------------------------------
 # stage 3: registration against truth
 
 
-def _stage_register(out: Path, cfg: DemoConfig, log) -> dict:
+def _stage_register(out: Path, cfg: DemoConfig, log) -> RegisterSummary:
     from ..capture.capture_layout import list_scene_dirs, read_scene_json
-    from ..virtual_camera.shot_geometry import ShotGeometry, map_pixels
+    from ..virtual_camera.shot_geometry import map_pixels
+    from ..virtual_camera.truth import read_card_truth
     from ..registration.inspect_figure import inspect_pair
     from ..registration.pair_map import PairMap, apply_affine, grid_to_hr_affine
+    from ..registration.pair_record import PAIR_JSON, PairRecord
     from ..registration.register_captures import register_captures
     from ..registration.register_pair import RegistrationConfig
     from ..scales import as_fraction, scale_tag
@@ -186,60 +186,52 @@ def _stage_register(out: Path, cfg: DemoConfig, log) -> dict:
     batch = register_captures(out / "captures", out / "aligned", jobs=cfg.jobs, config=config,
                               on_pair=lambda r: log(f"register {r.get('scene')} x{r.get('scale')}: {r['status']}"))
     # truth of each card file, so that ingested scenes are matched by source file, not by name
-    truth = read_json(out / "card_truth.json")
-    by_file = {}
-    for scene in truth["scenes"]:
-        hr_shot = next(s for s in scene["shots"] if s["role"] == "hr")
-        for shot in scene["shots"]:
-            for f in shot["files"]:
-                by_file[f] = (shot, hr_shot)
+    by_file = read_card_truth(out / "card_truth.json").by_file()
     pairs, rejected = [], []
     for scene_dir in list_scene_dirs(out / "captures"):
         record = read_scene_json(scene_dir)
         for shot in record.lr:
             tag = scale_tag(shot.scale)
-            pair_json = out / "aligned" / record.scene / f"x{tag}" / "pair.json"
+            pair_json = out / "aligned" / record.scene / f"x{tag}" / PAIR_JSON
             if not pair_json.is_file():
-                rejected.append(dict(pair=f"{record.scene}/x{tag}", reason="no pair.json"))
+                rejected.append(PairNote(f"{record.scene}/x{tag}", "no pair.json"))
                 continue
-            rec = read_json(pair_json)
-            if rec["status"] != "ok":
-                rejected.append(dict(pair=f"{record.scene}/x{tag}", reason=rec.get("reason", "")))
+            rec = PairRecord.read(pair_json)
+            if not rec.ok:
+                rejected.append(PairNote(f"{record.scene}/x{tag}", rec.reason))
                 continue
             lr_truth, hr_truth = by_file[Path(shot.source).name]
             # the four corner pixels of the pair's LR grid, as HR photo points
-            x0, y0, w, h = rec["hr_crop"]
-            s = float(rec["scale"])
+            x0, y0, w, h = rec.hr_crop
+            s = float(rec.scale)
             grid = np.array([[0, 0], [w / s - 1, 0], [0, h / s - 1], [w / s - 1, h / s - 1]], np.float64)
             hr_pts = apply_affine(grid_to_hr_affine(s, (x0, y0)), grid)
-            estimate = PairMap.from_dict(rec).hr_to_lr(hr_pts)
-            ex, ey = map_pixels(ShotGeometry.from_dict(hr_truth["geometry"]),
-                                ShotGeometry.from_dict(lr_truth["geometry"]), hr_pts[:, 0], hr_pts[:, 1])
+            estimate = rec.pair_map.hr_to_lr(hr_pts)
+            ex, ey = map_pixels(hr_truth.geometry, lr_truth.geometry, hr_pts[:, 0], hr_pts[:, 1])
             exact_err = np.linalg.norm(estimate - np.stack([ex, ey], axis=1), axis=1)
-            best_affine = PairMap(np.array(lr_truth["lr_to_hr"])).hr_to_lr(hr_pts)
+            best_affine = PairMap(lr_truth.affine).hr_to_lr(hr_pts)
             affine_err = np.linalg.norm(best_affine - np.stack([ex, ey], axis=1), axis=1)
-            pairs.append(dict(pair=f"{record.scene}/x{tag}", scale=float(as_fraction(shot.scale)),
-                              corner_error_lr_px=float(exact_err.max()),
-                              best_affine_error_lr_px=float(affine_err.max()),
-                              scale_measured=rec.get("scale_measured"), true_scale=lr_truth.get("true_scale")))
+            pairs.append(PairError(f"{record.scene}/x{tag}", float(as_fraction(shot.scale)), float(exact_err.max()),
+                                   float(affine_err.max()), rec.scale_measured, lr_truth.true_scale))
     if not pairs:
         raise DdirKitError("no pair registered", out / "aligned")
-    best = min(pairs, key=lambda p: abs(p["scale"] - 3.0))
-    overlay = inspect_pair(out / "aligned" / best["pair"], out / "figures" / "registration_overlay.png")
-    errors = [p["corner_error_lr_px"] for p in pairs]
-    return dict(pairs=pairs, rejected=rejected, ok=len(pairs),
-                counts={k: batch.count(k) for k in ("ok", "rejected", "failed", "skipped")},
-                model="homography + relative radial term pooled per scale (register --radial --perspective)",
-                median_corner_error_lr_px=statistics.median(errors), max_corner_error_lr_px=max(errors),
-                median_best_affine_error_lr_px=statistics.median(p["best_affine_error_lr_px"] for p in pairs),
-                overlay=str(Path(overlay).relative_to(out)), overlay_pair=best["pair"])
+    best = min(pairs, key=lambda p: abs(p.scale - 3.0))
+    overlay = inspect_pair(out / "aligned" / best.pair, out / "figures" / "registration_overlay.png")
+    errors = [p.corner_error_lr_px for p in pairs]
+    return RegisterSummary(
+        pairs=tuple(pairs), rejected=tuple(rejected), ok=len(pairs),
+        counts={k: batch.count(k) for k in ("ok", "rejected", "failed", "skipped")},
+        model="homography + relative radial term pooled per scale (register --radial --perspective)",
+        median_corner_error_lr_px=statistics.median(errors), max_corner_error_lr_px=max(errors),
+        median_best_affine_error_lr_px=statistics.median(p.best_affine_error_lr_px for p in pairs),
+        overlay=str(Path(overlay).relative_to(out)), overlay_pair=best.pair)
 
 
 # ----------------------------------------------------------------------------------------
 # stage 4: dataset
 
 
-def _stage_dataset(out: Path, cfg: DemoConfig, log) -> dict:
+def _stage_dataset(out: Path, cfg: DemoConfig, log) -> DatasetSummary:
     from ..dataset.validate import validate_dataset
     from ..dataset.crop import CropSettings, crop_dataset
 
@@ -248,27 +240,27 @@ def _stage_dataset(out: Path, cfg: DemoConfig, log) -> dict:
     check = validate_dataset(out / "dataset")
     if not check.ok:
         raise DdirKitError("validate found errors: " + "; ".join(str(f) for f in check.errors[:5]), out / "dataset")
-    return dict(train_scenes=report.train_scenes, test_scenes=report.test_scenes, files=report.files,
-                skipped=[dict(pair=p, reason=r) for p, r in report.skipped],
-                validate_pairs={f"{k[0]}/{k[1]}": v for k, v in check.pairs.items()},
-                validate_warnings=[str(w) for w in check.warnings])
+    return DatasetSummary(train_scenes=tuple(report.train_scenes), test_scenes=tuple(report.test_scenes),
+                          files=report.files, skipped=tuple(PairNote(p, r) for p, r in report.skipped),
+                          validate_pairs={f"{k[0]}/{k[1]}": v for k, v in check.pairs.items()},
+                          validate_warnings=tuple(str(w) for w in check.warnings))
 
 
 # ----------------------------------------------------------------------------------------
 # stage 5: bench
 
 
-def _stage_bench(out: Path, cfg: DemoConfig, log) -> dict:
+def _stage_bench(out: Path, cfg: DemoConfig, log) -> BenchSummary:
     from ..benchmark.bench import run_bench
     from ..benchmark.profiles import load_profile
 
     profile = load_profile(cfg.profile, dict(cfg.profile_overrides))
     result = run_bench(list(cfg.methods), out / "dataset", out / "bench", profile, encoder=cfg.encoder,
                        device=cfg.device, log=log)
-    rows = [dict(method=r.method, encoder=r.encoder, scale=float(r.scale), n_images=r.n_images,
-                 psnr_y=r.psnr_y, ssim_y=r.ssim_y) for r in result.rows]
-    return dict(rows=rows, profile=profile.name, profile_notes=profile.notes,
-                overrides=dict(cfg.profile_overrides), timings_s={k: list(v) for k, v in result.timings_s.items()})
+    rows = tuple(dataclasses.replace(r, scale=float(r.scale)) for r in result.rows)
+    return BenchSummary(rows=rows, profile=profile.name, profile_notes=profile.notes,
+                        overrides=dict(cfg.profile_overrides),
+                        timings_s={k: list(v) for k, v in result.timings_s.items()})
 
 
 _STAGE_FUNCS = {"calibrate": _stage_calibrate, "capture": _stage_capture, "register": _stage_register,

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..fileio import atomic_write_text
 from .config import DEFAULT, DemoConfig
 from .pipeline import STAGE_TITLES, StageOutcome
+from .stage_records import BenchSummary, CalibrateSummary, CaptureSummary, DatasetSummary, RegisterSummary
 
 # Acceptance thresholds the report checks its own figures against (issue: demo).
 CALIBRATION_MAX_ERROR_MM = 0.15
@@ -55,50 +56,50 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
-def _calibration(s: dict, cfg: DemoConfig, out: Path) -> list[str]:
-    ok = s["max_error_mm"] < CALIBRATION_MAX_ERROR_MM
-    lines = [f"In: {s['photos']} virtual photos of a 9x6 checkerboard, {s['sensor_px'][0]}x{s['sensor_px'][1]} px, "
+def _calibration(s: CalibrateSummary, cfg: DemoConfig, out: Path) -> list[str]:
+    ok = s.max_error_mm < CALIBRATION_MAX_ERROR_MM
+    lines = [f"In: {s.photos} virtual photos of a 9x6 checkerboard, {s.sensor_px[0]}x{s.sensor_px[1]} px, "
              f"EXIF focal lengths {cfg.sweep_focals_mm[0]:g}-{cfg.sweep_focals_mm[-1]:g} mm, through a zoom lens "
              "that breathes (its scale is not the ratio of EXIF focal lengths). "
-             f"Out: `calibration.json` ({s['used']} shots used, reference {s['reference_focal_mm']:g} mm).", ""]
-    if s["skipped"]:
-        lines += ["Skipped files: " + "; ".join(f"`{k['file']}` ({k['reason']})" for k in s["skipped"]), ""]
+             f"Out: `calibration.json` ({s.used} shots used, reference {s.reference_focal_mm:g} mm).", ""]
+    if s.skipped:
+        lines += ["Skipped files: " + "; ".join(f"`{k.file}` ({k.reason})" for k in s.skipped), ""]
     lines += ["| scale | found (mm) | +- (mm) | truth (mm) | error (mm) | naive 105/s (mm) | naive error (mm) |",
               "|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in s["targets"]:
-        lines.append(f"| x{r['scale']:g} | {r['focal_mm']:.3f} | {r['uncertainty_mm']:.3f} | {r['true_focal_mm']:.3f} | "
-                     f"{r['error_mm']:+.3f} | {r['naive_focal_mm']:.3f} | {r['naive_error_mm']:+.3f} |")
-    lines += ["", f"Largest error {s['max_error_mm']:.3f} mm (goal < {CALIBRATION_MAX_ERROR_MM} mm: "
-              f"{'met' if ok else 'NOT met'}); the naive answer's largest error {s['max_naive_error_mm']:.3f} mm.", "",
-              f"![calibration curve]({s['plot']})", ""]
+    for r in s.targets:
+        lines.append(f"| x{r.scale:g} | {r.focal_mm:.3f} | {r.uncertainty_mm:.3f} | {r.true_focal_mm:.3f} | "
+                     f"{r.error_mm:+.3f} | {r.naive_focal_mm:.3f} | {r.naive_error_mm:+.3f} |")
+    lines += ["", f"Largest error {s.max_error_mm:.3f} mm (goal < {CALIBRATION_MAX_ERROR_MM} mm: "
+              f"{'met' if ok else 'NOT met'}); the naive answer's largest error {s.max_naive_error_mm:.3f} mm.", "",
+              f"![calibration curve]({s.plot})", ""]
     return lines
 
 
-def _capture(s: dict, cfg: DemoConfig, out: Path) -> list[str]:
-    findings = ", ".join(f"{k}: {v}" for k, v in sorted(s["findings"].items())) or "none"
-    lines = [f"In: a camera card of {s['card_files']} files ({' + '.join(f.upper() for f in s['formats'])}, "
-             f"{s['sensor_px'][0]}x{s['sensor_px'][1]} px): {cfg.n_scenes} scenes, each an HR shot at the "
+def _capture(s: CaptureSummary, cfg: DemoConfig, out: Path) -> list[str]:
+    findings = ", ".join(f"{k}: {v}" for k, v in sorted(s.findings.items())) or "none"
+    lines = [f"In: a camera card of {s.card_files} files ({' + '.join(f.upper() for f in s.formats)}, "
+             f"{s.sensor_px[0]}x{s.sensor_px[1]} px): {cfg.n_scenes} scenes, each an HR shot at the "
              f"reference focal length and LR shots at the calibrated focal lengths for "
-             f"{', '.join(f'x{v:g}' for v in cfg.all_scales)}. Out: {s['scenes_ok']} of {s['scenes']} scenes in "
+             f"{', '.join(f'x{v:g}' for v in cfg.all_scales)}. Out: {s.scenes_ok} of {s.scenes} scenes in "
              "`captures/`.", "", f"Ingest report rows by kind: {findings} (`captures/ingest_report.csv`).", ""]
-    if s.get("preview"):
+    if s.preview:
         lines += ["What the virtual camera sees (HR, then the LR shots at x2, x3, x4):", "",
-                  f"![virtual camera]({s['preview']})", ""]
+                  f"![virtual camera]({s.preview})", ""]
     return lines
 
 
-def _registration(s: dict, cfg: DemoConfig, out: Path) -> list[str]:
-    ok = s["median_corner_error_lr_px"] < REGISTRATION_MEDIAN_MAX_LR_PX
-    c = s["counts"]
-    lines = [f"Model: {s['model']}. Out: {c['ok'] + c['skipped']} pairs registered, {c['rejected']} rejected, "
+def _registration(s: RegisterSummary, cfg: DemoConfig, out: Path) -> list[str]:
+    ok = s.median_corner_error_lr_px < REGISTRATION_MEDIAN_MAX_LR_PX
+    c = s.counts
+    lines = [f"Model: {s.model}. Out: {c['ok'] + c['skipped']} pairs registered, {c['rejected']} rejected, "
              f"{c['failed']} failed (`aligned/report.csv`).", "",
              "Error = the largest distance, over the four corner pixels of each pair's LR grid, between where the "
              "registration and the camera's exact map (lens distortion, tripod tilt and all) put them in the LR "
              "photo, in LR pixels. For scale, `best affine` is the same error for the least-squares affine fit of "
              "the exact map: what any purely affine registration (RealSR's) could at best reach.", "",
-             f"Median corner error **{s['median_corner_error_lr_px']:.4f} LR px** (goal < "
+             f"Median corner error **{s.median_corner_error_lr_px:.4f} LR px** (goal < "
              f"{REGISTRATION_MEDIAN_MAX_LR_PX}: {'met' if ok else 'NOT met'}); largest "
-             f"{s['max_corner_error_lr_px']:.4f} LR px; the best affine's median {s['median_best_affine_error_lr_px']:.4f}.",
+             f"{s.max_corner_error_lr_px:.4f} LR px; the best affine's median {s.median_best_affine_error_lr_px:.4f}.",
              *([] if ok else [
                  "", "The map family itself fits the exact map to about 0.002 LR px; the rest is estimation, and it "
                  "grows with the scale because the LR grid shrinks (these frames are small: the grid of a x4 pair is "
@@ -107,35 +108,35 @@ def _registration(s: dict, cfg: DemoConfig, out: Path) -> list[str]:
                  "(`benchmarks/results/registration_virtual_camera_distortion.md`)."]),
              "", "| pair | corner error (LR px) | best affine (LR px) | scale measured | true scale |",
              "|---|---:|---:|---:|---:|"]
-    for p in s["pairs"]:
-        lines.append(f"| {p['pair']} | {p['corner_error_lr_px']:.4f} | {p['best_affine_error_lr_px']:.4f} | "
-                     f"{_f(p['scale_measured'], 5)} | {_f(p['true_scale'], 5)} |")
+    for p in s.pairs:
+        lines.append(f"| {p.pair} | {p.corner_error_lr_px:.4f} | {p.best_affine_error_lr_px:.4f} | "
+                     f"{_f(p.scale_measured, 5)} | {_f(p.true_scale, 5)} |")
     lines.append("")
-    if s["rejected"]:
-        lines += ["Rejected:", ""] + [f"- `{r['pair']}`: {r['reason']}" for r in s["rejected"]] + [""]
-    lines += [f"Registration overlay of `{s['overlay_pair']}` (side by side, checkerboard of HR and upscaled LR, "
-              "residual local shifts):", "", f"![registration overlay]({s['overlay']})", ""]
+    if s.rejected:
+        lines += ["Rejected:", ""] + [f"- `{r.pair}`: {r.reason}" for r in s.rejected] + [""]
+    lines += [f"Registration overlay of `{s.overlay_pair}` (side by side, checkerboard of HR and upscaled LR, "
+              "residual local shifts):", "", f"![registration overlay]({s.overlay})", ""]
     return lines
 
 
-def _dataset(s: dict, cfg: DemoConfig, out: Path) -> list[str]:
-    counts = ", ".join(f"{k}: {v}" for k, v in sorted(s["validate_pairs"].items()))
-    lines = [f"Out: `dataset/` in the RealArbiSR layout, {s['files']} pairs of files. Train scenes: "
-             f"{', '.join(s['train_scenes'])}; Test scenes: {', '.join(s['test_scenes'])} (split by scene). "
+def _dataset(s: DatasetSummary, cfg: DemoConfig, out: Path) -> list[str]:
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(s.validate_pairs.items()))
+    lines = [f"Out: `dataset/` in the RealArbiSR layout, {s.files} pairs of files. Train scenes: "
+             f"{', '.join(s.train_scenes)}; Test scenes: {', '.join(s.test_scenes)} (split by scene). "
              f"Train holds only the training scales {', '.join(f'x{v:g}' for v in cfg.train_scales)}; the "
              "others are unseen.", "", f"`validate`: no errors; pairs per folder: {counts}.", ""]
-    if s["validate_warnings"]:
-        lines += ["Warnings:", ""] + [f"- {w}" for w in s["validate_warnings"]] + [""]
+    if s.validate_warnings:
+        lines += ["Warnings:", ""] + [f"- {w}" for w in s.validate_warnings] + [""]
     return lines
 
 
-def _bench(s: dict, cfg: DemoConfig, out: Path) -> list[str]:
-    rows = s["rows"]
-    scales = sorted({r["scale"] for r in rows})
-    methods = list(dict.fromkeys((r["method"], r["encoder"]) for r in rows))
-    psnr = {(r["method"], r["encoder"], r["scale"]): r["psnr_y"] for r in rows}
-    lines = [f"Profile `{s['profile']}`" + (f" with overrides {s['overrides']}" if s["overrides"] else "")
-             + f": {s['profile_notes']}.", "",
+def _bench(s: BenchSummary, cfg: DemoConfig, out: Path) -> list[str]:
+    rows = s.rows
+    scales = sorted({r.scale for r in rows})
+    methods = list(dict.fromkeys((r.method, r.encoder) for r in rows))
+    psnr = {(r.method, r.encoder, r.scale): r.psnr_y for r in rows}
+    lines = [f"Profile `{s.profile}`" + (f" with overrides {s.overrides}" if s.overrides else "")
+             + f": {s.profile_notes}.", "",
              "PSNR-Y (dB), protocol `ddir` (DESIGN.md: Y of float predictions clamped to [0, 1], shave ceil(s), "
              "mean of per-image PSNRs). Full tables: `bench/results.md`.", ""]
     seen = [x for x in scales if x in cfg.train_scales]
@@ -152,7 +153,7 @@ def _bench(s: dict, cfg: DemoConfig, out: Path) -> list[str]:
             label = m if e in ("-", "") else f"{e.upper()}-{m}"
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines += _verdicts(psnr, methods, scales, s["overrides"].get("epochs", "the profile's"))
+    lines += _verdicts(psnr, methods, scales, s.overrides.get("epochs", "the profile's"))
     for fig, caption in (("bench/psnr_vs_scale.png", "PSNR-Y against scale"),
                          ("bench/crops.png", "Qualitative crops")):
         if (out / fig).is_file():

@@ -5,7 +5,7 @@ Public API
 - ``PlanarTexture(image, extent_mm, border, border_value)``: linear-light RGB on a rectangle of
   the scene plane; ``at_texel_mm(texel_mm)`` gives an area-averaged (antialiased) copy whose
   texels are no finer than ``texel_mm``; ``texel_coords(x_mm, y_mm)`` maps plane points to
-  texel coordinates (DESIGN.md convention, (0, 0) = centre of the first texel).
+  texel coordinates (docs/conventions.md, (0, 0) = centre of the first texel).
 - ``Checkerboard(cols, rows, square_mm, margin_squares)``: ``cols x rows`` INNER corners;
   ``corners_mm()`` (rows*cols, 2) in OpenCV's row-major order, ``texture(texel_mm)`` renders it
   exactly box-filtered at any texel size.
@@ -255,6 +255,28 @@ def packaged_textures() -> list[Path]:
     paths = sorted(p for p in TEXTURE_DIR.glob("*.jpg"))
     if not paths:
         raise DdirKitError("no packaged textures found (broken install?)", TEXTURE_DIR)
+    return paths
+
+
+def texture_paths(textures=None) -> list[Path]:
+    """The photos to build walls from: ``textures`` (paths, checked) or the packaged ones."""
+    paths = [Path(p) for p in textures] if textures else packaged_textures()
+    for p in paths:
+        if not p.is_file():
+            raise DdirKitError("texture not found", p)
+    return paths
+
+
+def photos_in(folder: str | Path) -> list[Path]:
+    """The photos (JPEG, PNG, TIFF; not RAW) directly in a folder, sorted by name."""
+    from ..photo.photo_io import IMAGE_SUFFIXES
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DdirKitError("not a folder", folder)
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise DdirKitError("no JPEG, PNG or TIFF photos in the folder", folder)
     return paths
 
 

@@ -5,7 +5,7 @@ any two shots is independent of the scene. Scenes are planes ``Z = distance_mm``
 coordinates (x right, y down, z forward); with zero rotation the optical axis points at the
 world origin of that plane.
 
-Pixel coordinates follow DESIGN.md: x right, y down, (0, 0) the centre of the top-left pixel.
+Pixel coordinates follow docs/conventions.md: x right, y down, (0, 0) the centre of the top-left pixel.
 """
 
 from __future__ import annotations

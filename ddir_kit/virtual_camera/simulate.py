@@ -5,28 +5,31 @@ The virtual camera, module by module:
                          true_scale, true_focal_for_scale
     shot_geometry.py     ShotGeometry (pixel <-> ray <-> plane, exact), TripodPose, map_pixels
     scenes.py            Checkerboard, PlanarTexture, PlanarScene, postcard_wall, packaged_textures
-    virtual_camera.py    CameraBody, ShotSettings, shoot -> VirtualShot, save_shot
+    camera.py            CameraBody, ShotSettings, shoot -> VirtualShot, save_shot
     truth_maps.py        lr_to_hr_truth: least-squares affine + dense grid of the true map
+    truth.py             truth.json (SweepTruth, SceneTruth, CardTruth): reader and writer
+    simulation_manifest.py  OUT/manifest.json: the parameters and finished files of a run
     simulate.py          (this) checkerboard sweeps for calibration
-    simulate_scenes.py   scenes in the capture layout, camera cards, planted faults
-    scene_preview.py     side-by-side pictures of a scene's shots
+    simulate_scenes.py   scenes in the capture layout, camera cards
+    planting.py          faults planted in LR shots (moving object, failed exposure)
 
 Public API of this module
 -------------------------
 - ``simulate_calibration(out, focals_mm, ...)`` -> ``CalibrationSweep``: one checkerboard photo
-  per focal length (EXIF included) and ``truth.json``: for every shot its true scale relative
-  to the reference (longest) focal length and the true pixel positions of the board's inner
-  corners; a table of the true focal length for scales 1.5..4.0 (step 0.1). The true focal for
-  any other scale: ``lens_model.true_focal_for_scale(lens, scale, reference_focal_mm)`` with
-  ``ZoomLens.from_dict(truth["lens"])``.
+  per focal length (EXIF included) and ``truth.json`` (truth.SweepTruth): for every shot its
+  true scale relative to the reference (longest) focal length and the true pixel positions of
+  the board's inner corners; a table of the true focal length for scales 1.5..4.0 (step 0.1).
+  The true focal for any other scale: ``lens_model.true_focal_for_scale(truth.lens, scale,
+  truth.reference_focal_mm)`` with ``truth = read_sweep_truth(out)``.
 - ``sweep_distance_mm(...)``: the board distance that makes it fill a given part of the frame.
 
 Scale convention: ``scale`` of a shot is how many times smaller it shows the scene than the
 reference shot, i.e. effective focal length of the reference over that of the shot (the
 magnification ratio on the optical axis).
 
-Reruns: every output folder has ``manifest.json`` with the parameters and the finished files;
-a rerun with the same parameters skips finished files, one with other parameters is refused.
+Reruns: every output folder has ``manifest.json`` (simulation_manifest.py) with the parameters
+and the finished files; a rerun with the same parameters skips finished files, one with other
+parameters is refused.
 """
 
 from __future__ import annotations
@@ -40,10 +43,11 @@ from typing import Callable
 import numpy as np
 
 from ..errors import DdirKitError
-from ..fileio import atomic_write_json, read_json
+from .camera import SHOT_FORMATS, CameraBody, ShotSettings, save_shot, shoot, shot_geometry, shot_times
 from .lens_model import ZoomLens, true_focal_for_scale, true_scale
 from .scenes import Checkerboard
-from .camera import SHOT_FORMATS, CameraBody, ShotSettings, save_shot, shoot, shot_geometry, shot_times
+from .simulation_manifest import SimulationManifest
+from .truth import TRUTH_JSON, ScaleFocal, SweepBoard, SweepShotTruth, SweepTruth, write_truth
 
 DEFAULT_FOCALS_MM = (24, 28, 32, 35, 40, 45, 50, 55, 60, 70, 80, 90, 105)
 SCALE_TABLE = tuple(round(1.5 + 0.1 * i, 1) for i in range(26))  # 1.5 .. 4.0
@@ -105,7 +109,7 @@ def simulate_calibration(out: str | Path, focals_mm=DEFAULT_FOCALS_MM, *, seed: 
     out = Path(out)
     params = dict(kind="calibration_sweep", focals_mm=focals, seed=seed, format=fmt, board_fill=board_fill,
                   disturb=disturb, camera=body.to_dict(), lens=lens.to_dict(), board=dataclasses.asdict(board))
-    manifest = _Manifest.open(out, params)
+    manifest = SimulationManifest.open(out, params)
 
     times = shot_times(DEFAULT_START_TIME, len(focals))
     shots, photos, skipped = [], [], []
@@ -127,23 +131,16 @@ def simulate_calibration(out: str | Path, focals_mm=DEFAULT_FOCALS_MM, *, seed: 
             if progress:
                 progress(f"{name}: {focal:g} mm")
         photos.append(path)
-        shots.append(dict(
-            file=name, focal_mm=focal, effective_focal_mm=float(lens.effective_focal_mm(focal)),
-            scale_to_reference=true_scale(lens, focal, reference), geometry=geometry.to_dict(),
-            settings=settings.to_dict(), corners_px=corners.round(4).tolist()))
+        shots.append(SweepShotTruth(name, focal, float(lens.effective_focal_mm(focal)),
+                                    true_scale(lens, focal, reference), geometry, settings,
+                                    tuple(map(tuple, corners.round(4).tolist()))))
 
-    table = [dict(scale=s, focal_mm=round(true_focal_for_scale(lens, s, reference), 6))
-             for s in SCALE_TABLE if s <= true_scale(lens, focals[-1], reference)]
-    truth = dict(
-        kind="calibration_sweep",
-        conventions=("pixels: x right, y down, (0, 0) = centre of the top-left pixel; "
-                     "scale_to_reference = effective focal of the reference / effective focal of the "
-                     "shot (magnification ratio on the optical axis); corners_px: board inner corners "
-                     "row by row (rows x cols), left to right, top row first, in the board's own frame"),
-        reference_focal_mm=reference, seed=seed, format=fmt, distance_mm=distance,
-        board=dict(cols=board.cols, rows=board.rows, square_mm=board.square_mm, margin_squares=board.margin_squares),
-        camera=body.to_dict(), lens=lens.to_dict(), shots=shots, scale_to_focal=table)
-    truth_path = atomic_write_json(out / "truth.json", truth)
+    table = tuple(ScaleFocal(s, round(true_focal_for_scale(lens, s, reference), 6))
+                  for s in SCALE_TABLE if s <= true_scale(lens, focals[-1], reference))
+    truth = SweepTruth(reference, seed, fmt, distance, SweepBoard(board.cols, board.rows, board.square_mm,
+                                                                  board.margin_squares),
+                       body, lens, tuple(shots), table)
+    truth_path = write_truth(out / TRUTH_JSON, truth)
     manifest.finish()
     return CalibrationSweep(out, photos, truth_path, skipped)
 
@@ -154,52 +151,6 @@ def _check_board_inside(corners: np.ndarray, body: CameraBody, path: Path) -> No
     if (corners.min() < margin or corners[:, 0].max() > body.width_px - 1 - margin
             or corners[:, 1].max() > body.height_px - 1 - margin):
         raise DdirKitError("the board would leave the frame; lower board_fill", path)
-
-
-class _Manifest:
-    """manifest.json of an output folder: the parameters of the run and its finished files."""
-
-    def __init__(self, path: Path, params: dict, done: list[str]):
-        self.path, self.params, self.done = path, params, done
-
-    @classmethod
-    def open(cls, out: Path, params: dict) -> "_Manifest":
-        path = out / "manifest.json"
-        params = _jsonable(params)
-        if path.exists():
-            old = read_json(path)
-            if old.get("params") != params:
-                raise DdirKitError("folder holds a different simulation (other parameters); "
-                                   "use an empty folder", out)
-            return cls(path, params, list(old.get("done", [])))
-        out.mkdir(parents=True, exist_ok=True)
-        if any(p.name != "manifest.json" for p in out.iterdir()):
-            raise DdirKitError("folder is not empty and has no manifest.json; use an empty folder", out)
-        m = cls(path, params, [])
-        m._write(complete=False)
-        return m
-
-    def is_done(self, name: str) -> bool:
-        return name in self.done and (self.path.parent / name).is_file()
-
-    def mark_done(self, name: str) -> None:
-        if name not in self.done:
-            self.done.append(name)
-        self._write(complete=False)
-
-    def finish(self) -> None:
-        self._write(complete=True)
-
-    def _write(self, complete: bool) -> None:
-        atomic_write_json(self.path, dict(params=self.params, done=self.done, complete=complete))
-
-
-def _jsonable(obj):
-    import json
-
-    from ..fileio import _json_default
-
-    return json.loads(json.dumps(obj, default=_json_default))
 
 
 def parse_size(text: str, what: str = "size") -> tuple[int, int]:

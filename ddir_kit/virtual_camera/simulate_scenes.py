@@ -6,19 +6,20 @@ Public API
 - ``simulate_scenes(out, n_scenes, targets=... | scales=..., ...)`` -> ``SimulatedScenes``:
   per scene one HR shot at the reference (longest) focal length and one LR shot per scale,
   written as ``OUT/<scene>/hr.png``, ``lr_x<tag>.png``, ``scene.json`` (capture_layout schema,
-  the same as `capture ingest` writes) and ``truth.json`` (lens and camera parameters; per LR
-  shot the true scale to HR, the least-squares affine ``lr_to_hr`` over the region both shots
-  see, its max deviation from the true map, and a dense grid of the true map saved as
-  ``truth_lr_x<tag>_to_hr.npy``; see truth_maps.py).
+  the same as `capture ingest` writes) and ``truth.json`` (truth.SceneTruth: lens and camera
+  parameters; per LR shot the true scale to HR, the least-squares affine ``lr_to_hr`` over the
+  region both shots see, its max deviation from the true map, and a dense grid of the true map
+  saved as ``truth_lr_x<tag>_to_hr.npy``; see truth_maps.py).
 - ``write_camera_card(out, n_scenes, ...)`` -> ``CameraCard``: the same shots as a camera
   card would hold them: IMG_0001.JPG / IMG_0001.DNG ... in shooting order with EXIF times
   (HR first, then LR from long to short focal length; scenes a few minutes apart), no scene
-  folders. The truth goes to ``truth_path`` (outside the card) when given.
+  folders. The truth (truth.CardTruth) goes to ``truth_path`` (outside the card) when given.
 - ``targets_from_calibration(path)`` / ``targets_for_scales(lens, scales)``: the (nominal
   scale, focal length) list of a session, from calibration.json's ``targets`` or, for
   ``--scales``, the TRUE focal length of each scale.
-- ``Planting``: per LR scale, a moving object (a patch of another photograph present in that
-  shot only) and/or a failed exposure ('over' or 'under'), to test rejection downstream.
+- ``Planting`` (planting.py): per LR scale, a moving object (a patch of another photograph
+  present in that shot only) and/or a failed exposure ('over' or 'under'), to test rejection
+  downstream.
 
 A scene is a wall of photographs 8 m away (packaged City100 postcards by default; any photos
 via ``textures``): the scene's photo in the middle, where the HR shot sees about one texel per
@@ -30,8 +31,9 @@ leaves every other shot's pixels unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
 from functools import lru_cache
@@ -40,59 +42,27 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import DdirKitError
-from ..fileio import atomic_write_json, read_json
-from ..scales import as_fraction, parse_scale_list, scale_tag
+from ..calibration.calibration_file import read_calibration
 from ..capture.capture_layout import HR_FILE, SceneRecord, ShotRecord, lr_file_name, scene_name, write_scene_json
-from .lens_model import ZoomLens, true_focal_for_scale, true_scale
+from ..errors import DdirKitError
 from ..photo.photo_io import read_rgb
 from ..photo.srgb import srgb_to_linear
-from .scenes import PlanarScene, PlanarTexture, packaged_textures, postcard_wall
-from .simulate import DEFAULT_START_TIME, _Manifest, check_seed
+from ..scales import as_fraction, scale_tag
+from .camera import CameraBody, ShotSettings, save_shot, shoot, shot_geometry
+from .lens_model import ZoomLens, true_focal_for_scale, true_scale
+from .planting import FAILED_GAIN, Planting
+from .scenes import PlanarScene, PlanarTexture, postcard_wall, texture_paths
+from .simulate import DEFAULT_START_TIME, check_seed
+from .simulation_manifest import SimulationManifest
+from .truth import (TRUTH_JSON, CardScene, CardShotTruth, CardTruth, HrShotTruth, LrShotTruth, MovingObject,
+                    PlantedFaults, SceneTexture, SceneTruth, TruthGrid, affine_rows, write_truth)
 from .truth_maps import lr_to_hr_truth
-from .camera import CameraBody, ShotSettings, VirtualShot, save_shot, shoot, shot_geometry
 
 SCENE_DISTANCE_MM = 8000.0
-TRUTH_JSON = "truth.json"
-_FAILED_GAIN = {"over": 8.0, "under": 1 / 12}
 _SHOT_INTERVAL_S = 5.0
 _SCENE_GAP_S = 240.0
 
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Planting:
-    """Planted faults, per nominal LR scale.
-
-    moving_object: scales whose LR shot gets an object (a patch of another photo) that no
-        other shot of the scene shows.
-    failed_exposure: {scale: 'over' | 'under'}: that LR shot is 8x over or 12x under exposed.
-    object_size: object side as a fraction of the HR frame height.
-    """
-
-    moving_object: tuple[float, ...] = ()
-    failed_exposure: dict = field(default_factory=dict)
-    object_size: float = 0.25
-
-    def __post_init__(self):
-        for kind in self.failed_exposure.values():
-            if kind not in _FAILED_GAIN:
-                raise DdirKitError(f"failed exposure must be 'over' or 'under', got {kind!r}")
-
-    def to_dict(self) -> dict:
-        return dict(moving_object=[float(s) for s in self.moving_object],
-                    failed_exposure={str(float(k)): v for k, v in self.failed_exposure.items()},
-                    object_size=self.object_size)
-
-    def has_object(self, scale: Fraction) -> bool:
-        return any(as_fraction(s) == scale for s in self.moving_object)
-
-    def exposure(self, scale: Fraction) -> str | None:
-        for s, kind in self.failed_exposure.items():
-            if as_fraction(s) == scale:
-                return kind
-        return None
 
 
 @dataclass(frozen=True)
@@ -104,11 +74,11 @@ class SimulatedScenes:
 
 @dataclass(frozen=True)
 class CameraCard:
-    """photos: in shooting order; truth: one dict per scene (see simulate_scenes' truth.json)."""
+    """photos: in shooting order; truth: what truth_path holds (written only when given)."""
 
     out: Path
     photos: list[Path]
-    truth: list[dict]
+    truth: CardTruth
     truth_path: Path | None
 
 
@@ -121,17 +91,9 @@ def targets_for_scales(lens: ZoomLens, scales: Sequence, reference_focal_mm: flo
 
 
 def targets_from_calibration(path: str | Path) -> tuple[float, list[tuple[Fraction, float]]]:
-    """(reference_focal_mm, [(scale, focal_mm), ...]) from a calibration.json."""
-    d = read_json(path)
-    try:
-        ref = float(d["reference_focal_mm"])
-        targets = sorted((as_fraction(t["scale"]), float(t["focal_mm"])) for t in d["targets"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise DdirKitError(f"calibration needs reference_focal_mm and targets [{{scale, focal_mm}}] "
-                           f"({type(e).__name__}: {e})", path) from None
-    if not targets:
-        raise DdirKitError("calibration has no targets", path)
-    return ref, targets
+    """(reference_focal_mm, [(scale, focal_mm), ...] ascending) from a calibration.json."""
+    cal = read_calibration(path)
+    return cal.reference_focal_mm, list(cal.scale_focals)
 
 
 # ---------------------------------------------------------------------------------------
@@ -186,7 +148,7 @@ def _scene_wall(scene: _Scene, textures: list[Path], seed: int) -> PlanarScene:
 
 
 def _moving_object(scene: _Scene, textures: list[Path], wall: PlanarScene, body: CameraBody,
-                   size: float, rng: np.random.Generator) -> tuple[PlanarScene, dict]:
+                   size: float, rng: np.random.Generator) -> tuple[PlanarScene, MovingObject]:
     others = [p for p in textures if p != scene.texture_path] or textures
     src = _linear_photo(others[int(rng.integers(len(others)))])
     side = max(8, int(round(size * body.height_px * scene.footprint_mm / scene.texel_mm)))
@@ -200,7 +162,7 @@ def _moving_object(scene: _Scene, textures: list[Path], wall: PlanarScene, body:
     side_mm = side * scene.texel_mm
     layer = PlanarTexture(patch, (centre[0] - side_mm / 2, centre[1] - side_mm / 2,
                                   centre[0] + side_mm / 2, centre[1] + side_mm / 2), "constant")
-    return PlanarScene(wall.layers + (layer,), wall.background), dict(centre_mm=list(centre), side_mm=side_mm)
+    return PlanarScene(wall.layers + (layer,), wall.background), MovingObject(centre, side_mm)
 
 
 def _box_px(geometry, centre_mm, side_mm) -> list[float]:
@@ -213,7 +175,7 @@ def _box_px(geometry, centre_mm, side_mm) -> list[float]:
 
 def _shoot_scene(scene: _Scene, targets, reference_focal_mm: float, lens: ZoomLens, body: CameraBody,
                  seed: int, planting: Planting, textures: list[Path], start: datetime, disturb: bool):
-    """Render the HR shot and every LR shot of a scene. Yields (role, scale, shot, truth extras)."""
+    """Render the HR shot and every LR shot of a scene. Yields (role, scale, shot, PlantedFaults)."""
     wall = _scene_wall(scene, textures, seed)
     # HR first, then LR from long to short focal length, as a photographer zooms out
     plan = [("hr", None, reference_focal_mm)] + [("lr", s, f) for s, f in sorted(targets, key=lambda t: -t[1])]
@@ -221,21 +183,21 @@ def _shoot_scene(scene: _Scene, targets, reference_focal_mm: float, lens: ZoomLe
         rng = np.random.default_rng([seed, scene.index, k + 1])
         settings = ShotSettings.random(rng, lens, body, focal, start + timedelta(seconds=_SHOT_INTERVAL_S * k),
                                        disturb=disturb, photometric=disturb)
-        extras: dict = {}
+        planted = PlantedFaults()
         tex = wall
         if role == "lr":
             kind = planting.exposure(scale)
             if kind:
-                gain = _FAILED_GAIN[kind]
+                gain = FAILED_GAIN[kind]
                 settings = settings.replace(exposure_gain=settings.exposure_gain * gain,
                                             exposure_s=settings.exposure_s * gain)
-                extras["failed_exposure"] = kind
+                planted = PlantedFaults(failed_exposure=kind)
             if planting.has_object(scale):
                 tex, obj = _moving_object(scene, textures, wall, body, planting.object_size,
                                           np.random.default_rng([seed, scene.index, k + 1, 1]))
-                extras["moving_object"] = obj
+                planted = PlantedFaults(planted.failed_exposure, obj)
         shot = shoot(lens, body, settings, tex, SCENE_DISTANCE_MM)
-        yield role, scale, shot, extras
+        yield role, scale, shot, planted
 
 
 def _write_scene(out: Path, scene: _Scene, targets, reference_focal_mm: float, lens: ZoomLens,
@@ -246,12 +208,10 @@ def _write_scene(out: Path, scene: _Scene, targets, reference_focal_mm: float, l
     if work.exists():
         shutil.rmtree(work)  # our own leftover of a killed run (hidden work folder)
     work.mkdir(parents=True)
-    hr_geom = None
-    hr_record = None
+    hr_record = hr_truth = None
     lr_records, lr_truth = [], []
-    hr_truth: dict = {}
-    for role, scale, shot, extras in _shoot_scene(scene, targets, reference_focal_mm, lens, body, seed,
-                                                  planting, textures, start, disturb):
+    for role, scale, shot, planted in _shoot_scene(scene, targets, reference_focal_mm, lens, body, seed,
+                                                   planting, textures, start, disturb):
         file = HR_FILE if role == "hr" else lr_file_name(scale)
         save_shot(work / file, shot)
         record = ShotRecord(role=role, file=file, scale=None if scale is None else float(scale),
@@ -259,41 +219,31 @@ def _write_scene(out: Path, scene: _Scene, targets, reference_focal_mm: float, l
                             exif=shot.exif.to_dict(), bit_depth=shot.bit_depth,
                             size_px=(body.width_px, body.height_px), target_focal_mm=shot.settings.focal_mm,
                             focal_error_mm=round(shot.exif.focal_mm - shot.settings.focal_mm, 6))
+        effective_focal = float(lens.effective_focal_mm(shot.settings.focal_mm))
         if role == "hr":
-            hr_geom, hr_record = shot.geometry, record
-            hr_truth = dict(file=file, focal_mm=shot.settings.focal_mm,
-                            effective_focal_mm=float(lens.effective_focal_mm(shot.settings.focal_mm)),
-                            geometry=shot.geometry.to_dict(), settings=shot.settings.to_dict(),
-                            white_balance=list(shot.white_balance))
+            hr_record = record
+            hr_truth = HrShotTruth(file, shot.settings.focal_mm, effective_focal, shot.geometry, shot.settings,
+                                   tuple(shot.white_balance))
             continue
         lr_records.append(record)
-        tm = lr_to_hr_truth(shot.geometry, hr_geom)
-        grid_file = f"truth_lr_x{scale_tag(scale)}_to_hr.npy"
-        np.save(work / grid_file, tm.grid)
-        planted = dict(extras)
-        if "moving_object" in planted:
-            obj = planted["moving_object"]
-            obj["box_lr_px"] = _box_px(shot.geometry, obj["centre_mm"], obj["side_mm"])
-            obj["box_hr_px"] = _box_px(hr_geom, obj["centre_mm"], obj["side_mm"])
-        lr_truth.append(dict(
-            file=file, scale=float(scale), focal_mm=shot.settings.focal_mm,
-            effective_focal_mm=float(lens.effective_focal_mm(shot.settings.focal_mm)),
-            true_scale=true_scale(lens, shot.settings.focal_mm, reference_focal_mm),
-            **tm.to_json(grid_file), geometry=shot.geometry.to_dict(), settings=shot.settings.to_dict(),
-            white_balance=list(shot.white_balance), planted=planted))
+        tm = lr_to_hr_truth(shot.geometry, hr_truth.geometry)
+        grid = TruthGrid(f"truth_lr_x{scale_tag(scale)}_to_hr.npy", tm.step_px, tm.grid.shape)
+        np.save(work / grid.file, tm.grid)
+        obj = planted.moving_object
+        if obj is not None:
+            boxes = [_box_px(g, obj.centre_mm, obj.side_mm) for g in (shot.geometry, hr_truth.geometry)]
+            planted = PlantedFaults(planted.failed_exposure, MovingObject(obj.centre_mm, obj.side_mm, *boxes))
+        lr_truth.append(LrShotTruth(
+            file, float(scale), shot.settings.focal_mm, effective_focal,
+            true_scale(lens, shot.settings.focal_mm, reference_focal_mm), affine_rows(tm.affine), tm.scale,
+            tm.max_deviation_px, tm.overlap_fraction, grid, shot.geometry, shot.settings,
+            tuple(shot.white_balance), planted))
     write_scene_json(work, SceneRecord(scene=name, hr=hr_record, lr=tuple(lr_records), source="virtual camera",
                                        reference_focal_mm=reference_focal_mm))
-    atomic_write_json(work / TRUTH_JSON, dict(
-        kind="scene", scene=name, seed=seed,
-        conventions=("pixels: x right, y down, (0, 0) = centre of the top-left pixel; true_scale = effective "
-                     "focal of HR / effective focal of the LR shot (magnification on the optical axis); "
-                     "lr_to_hr: 2x3 affine, HR (x, y) = A @ (u, v, 1) for LR pixel (u, v), least squares "
-                     "over the LR pixels the HR frame sees; max_deviation_px in HR pixels"),
-        lens=lens.to_dict(), camera=body.to_dict(), distance_mm=SCENE_DISTANCE_MM,
-        texture=dict(file=scene.texture_path.name, mirrored=scene.mirrored, offset_mm=list(scene.offset_mm),
-                     texel_mm=scene.texel_mm, hr_pixel_mm=scene.footprint_mm,
-                     note="the photo in the middle of a wall of photos (others around it)"),
-        reference_focal_mm=reference_focal_mm, hr=hr_truth, lr=sorted(lr_truth, key=lambda d: d["scale"])))
+    texture = SceneTexture(scene.texture_path.name, scene.mirrored, scene.offset_mm, scene.texel_mm,
+                           scene.footprint_mm)
+    write_truth(work / TRUTH_JSON, SceneTruth(name, seed, lens, body, SCENE_DISTANCE_MM, texture, reference_focal_mm,
+                                              hr_truth, tuple(sorted(lr_truth, key=lambda t: t.scale))))
     final = out / name
     if final.exists():
         shutil.rmtree(final)  # an incomplete scene of ours (no manifest entry): redo it
@@ -311,21 +261,6 @@ def _resolve(lens, targets, scales, reference_focal_mm):
     if len({s for s, _ in targets}) != len(targets):
         raise DdirKitError("a scale is listed twice")
     return ref, targets
-
-
-def _check_planting(planting: Planting, targets) -> None:
-    shot = {s for s, _ in targets}
-    for s in list(planting.moving_object) + list(planting.failed_exposure):
-        if as_fraction(s) not in shot:
-            raise DdirKitError(f"cannot plant a fault at x{float(s):g}: no LR shot at that scale")
-
-
-def _textures(textures) -> list[Path]:
-    paths = [Path(p) for p in textures] if textures else packaged_textures()
-    for p in paths:
-        if not p.is_file():
-            raise DdirKitError("texture not found", p)
-    return paths
 
 
 def simulate_scenes(out: str | Path, n_scenes: int, *, targets: Sequence[tuple] | None = None,
@@ -349,13 +284,13 @@ def simulate_scenes(out: str | Path, n_scenes: int, *, targets: Sequence[tuple] 
     if n_scenes < 1:
         raise DdirKitError(f"need at least one scene, got {n_scenes}")
     ref, targets = _resolve(lens, targets, scales, reference_focal_mm)
-    _check_planting(planting, targets)
-    tex_paths = _textures(textures)
+    planting.check_scales(s for s, _ in targets)
+    tex_paths = texture_paths(textures)
     out = Path(out)
     params = dict(kind="scenes", n_scenes=n_scenes, seed=seed, reference_focal_mm=ref,
                   targets=[[float(s), f] for s, f in targets], planting=planting.to_dict(), disturb=disturb,
                   textures=[str(p) for p in tex_paths], lens=lens.to_dict(), camera=body.to_dict())
-    manifest = _Manifest.open(out, params)
+    manifest = SimulationManifest.open(out, params)
     written, skipped = [], []
     for index in range(1, n_scenes + 1):
         name = scene_name(index)
@@ -395,18 +330,18 @@ def write_camera_card(out: str | Path, n_scenes: int, *, targets: Sequence[tuple
     if not formats or any(f not in ("jpg", "dng") for f in formats):
         raise DdirKitError(f"card formats are 'jpg' and 'dng', got {', '.join(formats) or 'none'}")
     ref, targets = _resolve(lens, targets, scales, reference_focal_mm)
-    _check_planting(planting, targets)
-    tex_paths = _textures(textures)
+    planting.check_scales(s for s, _ in targets)
+    tex_paths = texture_paths(textures)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     number = first_number
-    photos, truth = [], []
+    photos, scenes = [], []
     for index in range(1, n_scenes + 1):
         scene = _plan_scene(index, seed, tex_paths, lens, body, ref, min(f for _, f in targets))
         start = DEFAULT_START_TIME + timedelta(seconds=_SCENE_GAP_S * (index - 1))
         hr_geom, shots_truth = None, []
-        for role, scale, shot, extras in _shoot_scene(scene, targets, ref, lens, body, seed, planting,
-                                                      tex_paths, start, disturb):
+        for role, scale, shot, planted in _shoot_scene(scene, targets, ref, lens, body, seed, planting,
+                                                       tex_paths, start, disturb):
             stem = f"IMG_{number:04d}"
             number += 1
             files = []
@@ -415,47 +350,16 @@ def write_camera_card(out: str | Path, n_scenes: int, *, targets: Sequence[tuple
                 save_shot(path, shot)  # the writer is chosen from the suffix, any case
                 photos.append(path)
                 files.append(path.name)
-            entry = dict(files=files, role=role, scale=None if scale is None else float(scale),
-                         focal_mm=shot.settings.focal_mm, geometry=shot.geometry.to_dict(),
-                         settings=shot.settings.to_dict(), planted=extras)
+            entry = CardShotTruth(tuple(files), role, None if scale is None else float(scale), shot.settings.focal_mm,
+                                  shot.geometry, shot.settings, planted)
             if role == "hr":
                 hr_geom = shot.geometry
             else:
                 tm = lr_to_hr_truth(shot.geometry, hr_geom)
-                entry.update(true_scale=true_scale(lens, shot.settings.focal_mm, ref),
-                             lr_to_hr=tm.affine.round(9).tolist(), max_deviation_px=tm.max_deviation_px)
+                entry = dataclasses.replace(entry, true_scale=true_scale(lens, shot.settings.focal_mm, ref),
+                                            lr_to_hr=affine_rows(tm.affine), max_deviation_px=tm.max_deviation_px)
             shots_truth.append(entry)
-        truth.append(dict(scene=scene_name(index), texture=scene.texture_path.name, shots=shots_truth))
-    written = None
-    if truth_path is not None:
-        written = atomic_write_json(truth_path, dict(kind="camera_card", seed=seed, reference_focal_mm=ref,
-                                                     lens=lens.to_dict(), camera=body.to_dict(), scenes=truth))
+        scenes.append(CardScene(scene_name(index), scene.texture_path.name, tuple(shots_truth)))
+    truth = CardTruth(seed, ref, lens, body, tuple(scenes))
+    written = None if truth_path is None else write_truth(truth_path, truth)
     return CameraCard(out, photos, truth, written)
-
-
-
-def parse_planting(moving_object: str = "", failed_exposure: str = "") -> Planting:
-    """CLI text -> Planting: moving_object '2,3' (scales); failed_exposure '3:over,2:under'."""
-    objects = tuple(float(s) for s in parse_scale_list(moving_object)) if moving_object.strip() else ()
-    failed = {}
-    for item in (t.strip() for t in failed_exposure.split(",")):
-        if not item:
-            continue
-        scale, _, kind = item.partition(":")
-        if kind not in _FAILED_GAIN:
-            raise DdirKitError(f"failed exposure must look like 3:over or 2:under, got {item!r}")
-        failed[float(as_fraction(scale))] = kind
-    return Planting(moving_object=objects, failed_exposure=failed)
-
-
-def photos_in(folder: str | Path) -> list[Path]:
-    """The photos (JPEG, PNG, TIFF; not RAW) directly in a folder, sorted by name."""
-    from ..photo.photo_io import IMAGE_SUFFIXES
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DdirKitError("not a folder", folder)
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise DdirKitError("no JPEG, PNG or TIFF photos in the folder", folder)
-    return paths

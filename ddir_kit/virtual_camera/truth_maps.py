@@ -9,7 +9,7 @@
     grid: float64 (ny, nx, 2), the true HR (x, y) of LR pixel (i * step_px, j * step_px) at
         grid[j, i]; defined everywhere, also outside the HR frame.
 ``grid_lr_to_hr(grid, step_px, lr_points)``: the grid read at any LR points (cubic).
-Pixel coordinates follow DESIGN.md: (0, 0) is the centre of the top-left pixel.
+Pixel coordinates follow docs/conventions.md: (0, 0) is the centre of the top-left pixel.
 """
 
 from __future__ import annotations
@@ -34,12 +34,6 @@ class TruthMap:
     def scale(self) -> float:
         """Mean linear scale of the affine (sqrt of its determinant)."""
         return float(np.sqrt(abs(np.linalg.det(self.affine[:, :2]))))
-
-    def to_json(self, grid_file: str) -> dict:
-        return dict(lr_to_hr=self.affine.round(9).tolist(), affine_scale=self.scale,
-                    max_deviation_px=self.max_deviation_px, overlap_fraction=self.overlap_fraction,
-                    grid=dict(file=grid_file, step_px=self.step_px, shape=list(self.grid.shape),
-                              meaning="grid[j, i] = HR (x, y) of LR pixel (i*step_px, j*step_px)"))
 
 
 def lr_to_hr_truth(lr: ShotGeometry, hr: ShotGeometry, step_px: int = 16, fit_step_px: int = 4) -> TruthMap:
