@@ -105,10 +105,11 @@ def _histogram_figure(path: Path, s: Fraction, counts: np.ndarray, n_pairs: int)
         ax.set_title(f"{name} channel")
         ax.set_xlabel("value (full scale 1)")
         ax.set_xlim(0, 1)
+        ax.set_xticks([0.2, 0.4, 0.6, 0.8])  # none at the edges, where neighbouring panels meet
     axes[0].set_ylabel("density")
     axes[0].legend(loc="upper left", frameon=False)
     fig.suptitle(f"x{float(s):g}: colour histograms, {n_pairs} pairs pooled", fontsize=FONT_PT + 1)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.2, top=0.8, wspace=0.1)
     _save(fig, path)
 
 
@@ -183,7 +184,7 @@ def _overview_figure(path: Path, rows: list[dict]) -> None:
     ax_e.legend(frameon=False, fontsize=FONT_PT - 2)
     for ax in (ax_g, ax_o, ax_e):
         ax.set_xlabel("scale")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.17, top=0.9, wspace=0.3)
     _save(fig, path)
 
 
@@ -212,5 +213,5 @@ def _aligned_figure(path: Path, aligned) -> None:
     for ax in (ax_b, ax_s):
         ax.set_xlabel("scale")
         ax.set_ylim(bottom=0)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.17, top=0.9, wspace=0.2)
     _save(fig, path)
