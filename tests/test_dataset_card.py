@@ -272,10 +272,17 @@ def test_aligned_folder_problems_and_a_foreign_out_folder(tmp_path):
 
 def test_a_download_without_manifest_and_plain_folders(tmp_path):
     ds = _mini_dataset(tmp_path / "ds")
+    hr = _texture(0, (64, 48))
+    hr[..., 2] = 1.0  # a blue sky clipped everywhere: no blue fit
+    write_png(ds / "Test" / "HR2" / "p0.png", hr)
+    write_png(ds / "Test" / "LR2" / "p0.png", cv2.resize(hr, (32, 24), interpolation=cv2.INTER_AREA))
     res = make_card(ds, tmp_path / "c", figure_pairs=1)
-    rec = read_card(res.out_dir)
+    rec = json.loads((res.out_dir / "card.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
     assert rec["manifest"] is None and any("no manifest.json" in w for w in res.warnings)
     assert all(r["scenes"] is None for r in rec["splits"])
+    test_pair = next(p for p in rec["pairs"] if p["split"] == "Test")
+    assert test_pair["gain"][2] is None and test_pair["gain"][1] == pytest.approx(1.0, abs=0.02)
+    assert any("too few unclipped pixels" in w for w in res.warnings)
     plain = tmp_path / "plain"
     for sub in ("HR", "LR"):
         (plain / sub).mkdir(parents=True)

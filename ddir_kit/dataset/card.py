@@ -190,13 +190,17 @@ def _pair_row(split, s, rel_hr, rel_lr, listed, lr, hr, m, hashes) -> dict:
         "hr_size": [hr.rgb.shape[1], hr.rgb.shape[0]], "lr_size": [lr.rgb.shape[1], lr.rgb.shape[0]],
         "bit_depth": {"hr": hr.bit_depth, "lr": lr.bit_depth},
         "hr_sha256": hashes[rel_hr], "lr_sha256": hashes[rel_lr],
-        "gain": list(m.fit.gain), "offset": list(m.fit.offset), "fit_pixels": list(m.fit.pixels),
+        "gain": _nan_none(m.fit.gain), "offset": _nan_none(m.fit.offset), "fit_pixels": list(m.fit.pixels),
         "residual": {"real": m.real.to_dict(), "synthetic": m.synthetic.to_dict()},
     }
 
 
+def _nan_none(values) -> list[float | None]:
+    return [None if np.isnan(v) else float(v) for v in values]  # JSON has no NaN
+
+
 def _mean_std(rows: list[list[float]]) -> tuple[list[float | None], list[float | None]]:
-    arr = np.asarray(rows, np.float64).reshape(-1, 3)
+    arr = np.array(rows, dtype=np.float64).reshape(-1, 3)  # None -> NaN
     ok = ~np.isnan(arr)
     means = [float(arr[ok[:, c], c].mean()) if ok[:, c].any() else None for c in range(3)]
     stds = [float(arr[ok[:, c], c].std()) if ok[:, c].any() else None for c in range(3)]
@@ -299,7 +303,7 @@ def _warnings(manifest, hashes, pairs, al) -> list[str]:
         for s in sec["scenes_in_both"]:
             out.append(f"scene {s} is in both Train and Test")
     for p in pairs:
-        if any(np.isnan(g) for g in p["gain"]):
+        if None in p["gain"]:
             out.append(f"{p['hr']}: too few unclipped pixels for a gain/offset fit in some channel")
     if al is not None and al.incomplete:
         out.append(f"aligned/: {len(al.incomplete)} pair folders without pair.json (interrupted registration?)")
