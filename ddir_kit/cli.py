@@ -43,6 +43,7 @@ def cli():
       capture    plan | ingest | simulate -> captures/<scene>/
       register   captures/               -> aligned/<scene>/x<s>/
       crop       aligned/                -> dataset (RealArbiSR layout); validate checks it
+      card       dataset [+ aligned/]    -> card.md, card.json: what it holds, how it degrades
       train, test, bench, score          -> runs/<name>/
       upscale    checkpoint + photo      -> photo at any scale
       demo       all of the above on the virtual zoom camera
@@ -435,6 +436,43 @@ def validate(dataset):
     click.echo(f"{dataset}: {len(report.errors)} errors, {len(report.warnings)} warnings")
     if not report.ok:
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("dataset", type=_path_in)
+@click.option("--out", type=_path_in, required=True, help="the card's folder: card.md, card.json, figures/")
+@click.option("--aligned", type=_path_in, default=None, help="the aligned/ folder the dataset was cropped from")
+@click.option("--scale", "data_scale", default=None, help="the scale of plain HR/LR folders")
+@click.option("--figure-pairs", type=click.IntRange(min=1), default=3, show_default=True,
+              help="pairs shown per scale in the residual figures")
+def card(dataset, out, aligned, data_scale, figure_pairs):
+    """Describe a dataset: contents, photometric shift and real-vs-bicubic residuals per scale.
+
+    Reads a RealArbiSR-layout, RealSR v3 or paired-folder dataset (and, with --aligned, the
+    registration records), writes OUT/card.md, OUT/card.json (docs/card.md) and OUT/figures/.
+    """
+    import shlex
+
+    from .dataset.card import make_card
+
+    # the command as parsed (sys.argv is the caller's own under a test runner or `python -m`)
+    words = ["ddir-kit", "card", str(dataset), "--out", str(out)]
+    words += ["--aligned", str(aligned)] if aligned is not None else []
+    words += ["--scale", str(data_scale)] if data_scale is not None else []
+    words += ["--figure-pairs", str(figure_pairs)] if figure_pairs != 3 else []
+    res = make_card(dataset, out, aligned=aligned, scale=data_scale, figure_pairs=figure_pairs,
+                    command=shlex.join(words))
+    for w in res.warnings:
+        click.echo(f"warning: {w}", err=True)
+    for s in res.scales:
+        blur = "" if s.relative_blur_lr_px is None else f", relative blur {s.relative_blur_lr_px:.3f} LR px"
+        gains = "/".join(f"{g:.3f}" for g in s.gain_mean)
+        offsets = "/".join(f"{o:+.4f}" for o in s.offset_mean)
+        ratio = s.real_low / s.synthetic_low if s.synthetic_low > 0 else float("nan")
+        click.echo(f"x{float(s.scale):g}: {s.pairs} pairs, gain R/G/B {gains}, offset {offsets}, "
+                   f"low-band energy real/bicubic {ratio:.2f}{blur}")
+    click.echo(f"{res.layout} dataset, {res.pairs} pairs, {res.seconds:.1f} s: wrote {res.card_md}, {res.card_json.name} "
+               f"and {len(res.figures)} figures")
 
 
 # ---------------------------------------------------------------------------------------

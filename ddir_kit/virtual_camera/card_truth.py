@@ -1,0 +1,291 @@
+"""The dataset card against the virtual camera's truth: does the card recover the degradations the
+camera was set to make?
+
+- Photometric shift. A pair's HR and LR shots differ by exposure, white balance, tone gamma and
+  vignetting (camera.py, lens_model.py). From the truth, each HR pixel's value predicts the value
+  the LR shot recorded at the same scene point: decode the HR's tone curve, scale the linear light
+  by k_c = (E_lr wb_lr,c V_lr) / (E_hr wb_hr,c V_hr) (vignetting V at each shot's own field
+  position of that point), encode with the LR's tone curve. The truth's gain and offset are then
+  the card's own fit (dataset/card_measures.py fit_gain_offset) of the HR against that prediction
+  in place of the upscaled LR, so both sides share the low-pass, the clipping mask and the border.
+- Relative blur. Registration blurs the HR photo by sigma_rel (LR px) and averages it over each
+  LR pixel (a box: 1/12 LR px^2) to match the LR photo, so sigma_rel^2 = V_lr - V_hr / s^2 - 1/12,
+  where V is the variance (each photo in its own pixels) of what the camera puts between the
+  wall's texels and the pixel: the lens PSF (lens_model.py psf_sigma_px, averaged as a variance
+  over the pair's pixels), the sensor's k x k point samples per pixel ((k^2 - 1) / (12 k^2),
+  camera.py), and the texture read (bilinear; a minified LR view first prefilters the texture,
+  scenes.py). JPEG compression is not modelled (see TruthComparison.jpeg_sources).
+
+Truth comes as the demo's camera-card truth (card_truth.json, scenes matched to the ingested
+captures through scene.json's source files) or as the <scene>/truth.json files of `ddir-kit
+capture simulate scenes`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from ..dataset.card import read_card
+from ..dataset.card_measures import fit_gain_offset
+from ..errors import DdirKitError
+from ..fileio import read_json
+from ..photo.photo_io import read_photo
+from ..photo.srgb import linear_to_srgb, srgb_to_linear
+from .camera import SENSOR_SUBSAMPLES
+from .lens_model import ZoomLens
+from .shot_geometry import ShotGeometry, map_pixels
+
+# Per-scale means, per channel; offsets in full-scale units. About twice the largest disagreement
+# measured on the demo's dataset (gain 0.009, offset 0.006). The blur's is half the registration
+# estimator's candidate step (0.2 LR px): below ~0.2 LR px it cannot tell blurs apart (docs/card.md).
+GAIN_TOLERANCE = 0.02
+OFFSET_TOLERANCE = 0.01
+BLUR_TOLERANCE_LR_PX = 0.1
+_FIELD_STEP_PX = 8  # the blur truth averages the PSF variance over a grid this coarse
+
+
+@dataclass(frozen=True)
+class ScaleAgreement:
+    """One scale: card and truth means over the scale's pairs. gain/offset: (R, G, B); blur in LR px
+    (None where the card has no aligned/ pair at the scale)."""
+
+    scale: float
+    pairs: int
+    gain_card: tuple[float, float, float]
+    gain_truth: tuple[float, float, float]
+    offset_card: tuple[float, float, float]
+    offset_truth: tuple[float, float, float]
+    blur_pairs: int
+    blur_card_lr_px: float | None
+    blur_truth_lr_px: float | None
+
+    @property
+    def gain_error(self) -> float:
+        return max(abs(a - b) for a, b in zip(self.gain_card, self.gain_truth))
+
+    @property
+    def offset_error(self) -> float:
+        return max(abs(a - b) for a, b in zip(self.offset_card, self.offset_truth))
+
+    @property
+    def blur_error(self) -> float | None:
+        if self.blur_card_lr_px is None or self.blur_truth_lr_px is None:
+            return None
+        return abs(self.blur_card_lr_px - self.blur_truth_lr_px)
+
+
+@dataclass(frozen=True)
+class TruthComparison:
+    """Per-scale agreement and the per-pair rows behind it (dicts: pair, scale, gain/offset card and
+    truth, or blur card and truth). jpeg_sources: the captures came from JPEG files; JPEG
+    compression (quantisation, 4:2:0 chroma subsampling) softens each photo at its own pixel pitch,
+    so the LR more than the HR, which the blur truth leaves out (it is no setting of the camera)."""
+
+    scales: tuple[ScaleAgreement, ...]
+    pairs: tuple[dict, ...] = field(default_factory=tuple)
+    gain_tolerance: float = GAIN_TOLERANCE
+    offset_tolerance: float = OFFSET_TOLERANCE
+    blur_tolerance_lr_px: float = BLUR_TOLERANCE_LR_PX
+    jpeg_sources: bool = False
+
+    @property
+    def photometric_ok(self) -> bool:
+        return all(s.gain_error <= self.gain_tolerance and s.offset_error <= self.offset_tolerance for s in self.scales)
+
+    @property
+    def blur_ok(self) -> bool:
+        return all(s.blur_error is None or s.blur_error <= self.blur_tolerance_lr_px for s in self.scales)
+
+    @property
+    def ok(self) -> bool:
+        return self.photometric_ok and self.blur_ok
+
+    def markdown_lines(self) -> list[str]:
+        """A table for a report: card against truth per scale, with the tolerances."""
+        def verdict(ok):
+            return "all scales within" if ok else "NOT all scales within"
+
+        lines = [f"The dataset card against the virtual camera's settings: gain and offset {verdict(self.photometric_ok)} "
+                 f"{self.gain_tolerance} and {self.offset_tolerance} (full scale), relative blur "
+                 f"{verdict(self.blur_ok)} {self.blur_tolerance_lr_px} LR px.", "",
+                 "| scale | pairs | gain card (R/G/B) | gain truth | offset card | offset truth | relative blur card / truth "
+                 "(LR px) |", "|---|---|---|---|---|---|---|"]
+        for s in self.scales:
+            blur = "-" if s.blur_error is None else f"{s.blur_card_lr_px:.3f} / {s.blur_truth_lr_px:.3f}"
+            lines.append(f"| x{s.scale:g} | {s.pairs} | {_rgb(s.gain_card, '.3f')} | {_rgb(s.gain_truth, '.3f')} | "
+                         f"{_rgb(s.offset_card, '.4f')} | {_rgb(s.offset_truth, '.4f')} | {blur} |")
+        if self.jpeg_sources:
+            lines += ["", "The photos were JPEG files: compression softens each photo at its own pixel pitch, so the "
+                          "LR more than the HR, and the blur truth (lens PSF, sensor sampling, texture read) leaves "
+                          "that out."]
+        return lines
+
+
+def _rgb(v, fmt: str) -> str:
+    return " / ".join(format(x, fmt) for x in v)
+
+
+def compare_with_truth(card: str | Path | dict, truth: str | Path, captures_dir: str | Path | None = None,
+                       gain_tolerance: float = GAIN_TOLERANCE, offset_tolerance: float = OFFSET_TOLERANCE,
+                       blur_tolerance_lr_px: float = BLUR_TOLERANCE_LR_PX) -> TruthComparison:
+    """Compare a card (its folder, card.json, or the dict) made with ``--aligned`` on a dataset of
+    the virtual camera with the camera's truth: ``truth`` is card_truth.json (then
+    ``captures_dir`` maps the ingested scenes to its scenes by source file; without it, by name)
+    or a captures folder holding <scene>/truth.json. Raises DdirKitError when the card has no
+    aligned/ section or a pair has no truth."""
+    rec = card if isinstance(card, dict) else read_card(card)
+    if not rec.get("aligned"):
+        raise DdirKitError("the card was made without --aligned: no HR crops and no measured blur to compare")
+    shots, lens, texel, jpeg = _truth_shots(Path(truth), None if captures_dir is None else Path(captures_dir))
+    aligned = {p["pair"]: p for p in rec["aligned"]["pairs"]}
+    root = Path(rec["dataset"]["path"])
+    rows = []
+    for p in rec["pairs"]:
+        src = p.get("source")
+        if not src or src not in aligned:
+            raise DdirKitError(f"{p['hr']}: no aligned pair behind it (the card needs the dataset's manifest.json)")
+        hr_shot, lr_shot = _shots_for(shots, aligned[src], src)
+        hr = read_photo(root / p["hr"]).rgb
+        x0, y0 = aligned[src]["hr_crop"][:2]
+        bx, by = (p.get("hr_box_in_pair") or [0, 0])[:2]
+        s = Fraction(p["scale_fraction"])
+        pred = _predicted_lr_values(hr, (x0 + bx, y0 + by), hr_shot, lr_shot, lens)
+        fit = fit_gain_offset(hr, pred, s)
+        rows.append({"pair": p["hr"], "source": src, "scale": p["scale"], "gain_card": p["gain"],
+                     "gain_truth": list(fit.gain), "offset_card": p["offset"], "offset_truth": list(fit.offset)})
+    blur_rows = []
+    for name, a in aligned.items():
+        if a["status"] != "ok" or a.get("relative_blur_lr_px") is None:
+            continue
+        hr_shot, lr_shot = _shots_for(shots, a, name)
+        blur_rows.append({"pair": name, "scale": a["scale"], "blur_card": a["relative_blur_lr_px"],
+                          "blur_truth": _relative_blur_truth(a, hr_shot, lr_shot, lens, texel.get(a["scene"], 1.0))})
+    scales = []
+    for sc in sorted({r["scale"] for r in rows}):
+        rs = [r for r in rows if r["scale"] == sc]
+        bs = [b for b in blur_rows if b["scale"] == sc]
+
+        def mean3(key):
+            return tuple(float(np.mean([r[key][c] for r in rs])) for c in range(3))
+
+        scales.append(ScaleAgreement(sc, len(rs), mean3("gain_card"), mean3("gain_truth"), mean3("offset_card"),
+                                     mean3("offset_truth"), len(bs),
+                                     statistics.fmean(b["blur_card"] for b in bs) if bs else None,
+                                     statistics.fmean(b["blur_truth"] for b in bs) if bs else None))
+    return TruthComparison(tuple(scales), tuple(rows + blur_rows), gain_tolerance, offset_tolerance,
+                           blur_tolerance_lr_px, jpeg)
+
+
+def _truth_shots(truth: Path, captures_dir: Path | None) -> tuple[dict, ZoomLens, dict, bool]:
+    """{(scene, 'hr') or (scene, Fraction(scale)): shot truth dict}, the lens, {scene: texel
+    size of the wall's photos in HR px} where the truth records it (else 1, the packaged
+    textures' size at the demo's sensors), and whether any photo came from a JPEG file."""
+    out: dict = {}
+    texel: dict = {}
+    if truth.is_dir():
+        files = sorted(truth.glob("*/truth.json"))
+        if not files:
+            raise DdirKitError("no <scene>/truth.json here (the virtual camera's truth)", truth)
+        lens = None
+        for f in files:
+            rec = read_json(f)
+            lens = lens or ZoomLens.from_dict(rec["lens"])
+            out[(rec["scene"], "hr")] = rec["hr"]
+            tex = rec.get("texture") or {}
+            if tex.get("texel_mm") and tex.get("hr_pixel_mm"):
+                texel[rec["scene"]] = float(tex["texel_mm"]) / float(tex["hr_pixel_mm"])
+            for lr in rec["lr"]:
+                out[(rec["scene"], Fraction(lr["scale"]).limit_denominator(100))] = lr
+        return out, lens, texel, False
+    rec = read_json(truth)
+    if rec.get("kind") != "camera_card":
+        raise DdirKitError("not the virtual camera's truth (card_truth.json or a folder of <scene>/truth.json)", truth)
+    jpeg = any(f.lower().endswith((".jpg", ".jpeg")) for scene in rec["scenes"] for shot in scene["shots"]
+               for f in shot["files"])
+    by_file = {f: (scene["scene"], shot) for scene in rec["scenes"] for shot in scene["shots"] for f in shot["files"]}
+    if captures_dir is None:
+        for scene in rec["scenes"]:
+            for shot in scene["shots"]:
+                key = "hr" if shot["role"] == "hr" else Fraction(shot["scale"]).limit_denominator(100)
+                out[(scene["scene"], key)] = shot
+    else:
+        from ..capture.capture_layout import list_scene_dirs, read_scene_json
+
+        for d in list_scene_dirs(captures_dir):
+            sr = read_scene_json(d)
+            for shot_rec, key in [(sr.hr, "hr")] + [(lr, Fraction(lr.scale).limit_denominator(100)) for lr in sr.lr]:
+                name = Path(shot_rec.source).name
+                if name in by_file:
+                    out[(sr.scene, key)] = by_file[name][1]
+    return out, ZoomLens.from_dict(rec["lens"]), texel, jpeg
+
+
+def _shots_for(shots: dict, aligned_pair: dict, name: str) -> tuple[dict, dict]:
+    scene, s = aligned_pair["scene"], Fraction(aligned_pair["scale_fraction"])
+    if (scene, "hr") not in shots or (scene, s) not in shots:
+        raise DdirKitError(f"no truth for pair {name}")
+    return shots[(scene, "hr")], shots[(scene, s)]
+
+
+def _tone(settings: dict):
+    gamma = float(settings.get("tone_gamma", 1.0))
+    return (lambda lin: np.power(np.clip(linear_to_srgb(np.clip(lin, 0.0, 1.0)), 0.0, 1.0), gamma),
+            lambda enc: srgb_to_linear(np.power(np.clip(enc, 0.0, 1.0), 1.0 / gamma)))
+
+
+def _fields(hr_shot: dict, lr_shot: dict, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Field positions of HR photo pixels (u, v) in the HR shot and, at the same scene point, in
+    the LR shot."""
+    gh, gl = ShotGeometry.from_dict(hr_shot["geometry"]), ShotGeometry.from_dict(lr_shot["geometry"])
+    ul, vl = map_pixels(gh, gl, u, v)
+    return gh.field(u, v), gl.field(ul, vl)
+
+
+def _predicted_lr_values(hr: np.ndarray, origin: tuple[int, int], hr_shot: dict, lr_shot: dict,
+                         lens: ZoomLens) -> np.ndarray:
+    """float32 HR-sized: the value the LR shot recorded at each HR pixel's scene point."""
+    h, w = hr.shape[:2]
+    v, u = np.mgrid[0:h, 0:w].astype(np.float64)
+    f_hr, f_lr = _fields(hr_shot, lr_shot, u + origin[0], v + origin[1])
+    hs, ls = hr_shot["settings"], lr_shot["settings"]
+    vig = lens.vignetting(ls["focal_mm"], f_lr) / lens.vignetting(hs["focal_mm"], f_hr)
+    k = (float(ls["exposure_gain"]) * np.asarray(ls["wb_gains"], np.float64)) / \
+        (float(hs["exposure_gain"]) * np.asarray(hs["wb_gains"], np.float64))
+    encode_lr, _ = _tone(ls)
+    _, decode_hr = _tone(hs)
+    lin = decode_hr(hr).astype(np.float64) * vig[..., None] * k[None, None, :]
+    return encode_lr(lin.astype(np.float32)).astype(np.float32)
+
+
+def _relative_blur_truth(aligned_pair: dict, hr_shot: dict, lr_shot: dict, lens: ZoomLens,
+                         texel_hr_px: float) -> float:
+    x0, y0, w, h = aligned_pair["hr_crop"]
+    v, u = np.mgrid[y0:y0 + h:_FIELD_STEP_PX, x0:x0 + w:_FIELD_STEP_PX].astype(np.float64)
+    f_hr, f_lr = _fields(hr_shot, lr_shot, u, v)
+    s = float(lr_shot.get("true_scale") or aligned_pair["scale"])
+    psf_hr = np.mean(lens.psf_sigma_px(hr_shot["settings"]["focal_mm"], f_hr, int(hr_shot["geometry"]["width_px"])) ** 2)
+    psf_lr = np.mean(lens.psf_sigma_px(lr_shot["settings"]["focal_mm"], f_lr, int(lr_shot["geometry"]["width_px"])) ** 2)
+    k = SENSOR_SUBSAMPLES
+    pixel = (k * k - 1) / (12.0 * k * k)  # k x k point samples per pixel, as camera.py renders
+    v_hr = _texture_variance_hr_px2(1.0 / k, texel_hr_px) + pixel + psf_hr  # HR px^2
+    v_lr = _texture_variance_hr_px2(s / k, texel_hr_px) / (s * s) + pixel + psf_lr  # LR px^2
+    # the template: HR blurred by sigma_rel, then averaged over each LR pixel (a box, 1/12 LR px^2)
+    return float(np.sqrt(max(0.0, v_lr - v_hr / (s * s) - 1.0 / 12.0)))
+
+
+def _texture_variance_hr_px2(sample_hr_px: float, texel_hr_px: float) -> float:
+    """Variance (HR px^2) of what the virtual camera's texture lookup adds to the wall's texel
+    samples when it samples every ``sample_hr_px``: a bilinear read of the texels; for a minified
+    view, the texture first prefiltered as scenes.py's PlanarTexture.at_texel_mm does (a Gaussian
+    of max(0.3, (r - 1) / 2) texels and an area resize by r, above r = 1.05) and read bilinearly
+    on the new grid."""
+    r = sample_hr_px / texel_hr_px
+    if r <= 1.05:
+        return texel_hr_px ** 2 / 6.0
+    sigma = max(0.3, (r - 1.0) / 2.0) * texel_hr_px
+    return sigma ** 2 + sample_hr_px ** 2 / 12.0 + sample_hr_px ** 2 / 6.0
