@@ -21,7 +21,7 @@ from ddir_kit.dataset.crop import CropSettings, crop_dataset
 from ddir_kit.errors import DdirKitError
 from ddir_kit.photo.photo_io import write_png
 from ddir_kit.registration.local_shift_check import LocalShiftMap
-from ddir_kit.registration.register_pair import PairRegistration
+from ddir_kit.registration.pair_record import LocalShift, PairRecord, Residual, TemplateBlur
 from ddir_kit.scales import scale_tag
 
 HR_SIZE = (240, 168)  # divisible by 2, 3 and 4
@@ -45,10 +45,11 @@ def _pair_json(scale: Fraction, status="ok", reason="", blur=0.3, bad_tiles=0) -
     bad = np.zeros((2, 3), bool)
     bad.flat[:bad_tiles] = True
     local = LocalShiftMap(64, np.full((2, 3, 2), 0.01), np.full((2, 3), 0.99), bad, np.full((2, 3), 0.005))
-    rec = PairRegistration(scale, status, reason, scale_measured=float(scale) * 1.001,
-                           hr_crop=(0, 0, *HR_SIZE), lr_size=(int(HR_SIZE[0] / scale), int(HR_SIZE[1] / scale)),
-                           residual={"median_abs": 0.8, "mean_abs": 1.2, "zncc": 0.998},
-                           local=local, template_blur={"sigma_lr_px": blur, "estimated": True})
+    rec = PairRecord(scale, status, reason, scale_measured=float(scale) * 1.001,
+                     hr_crop=(0, 0, *HR_SIZE), lr_size=(int(HR_SIZE[0] / scale), int(HR_SIZE[1] / scale)),
+                     residual=Residual(median_abs=0.8, mean_abs=1.2, zncc=0.998),
+                     local_shift=LocalShift.from_dict(local.to_dict()),
+                     template_blur=TemplateBlur(sigma_lr_px=blur, estimated=True))
     return rec.to_dict()  # today's pair.json, as registration writes it
 
 
@@ -262,7 +263,7 @@ def test_aligned_folder_problems_and_a_foreign_out_folder(tmp_path):
     (no_records / "scene" / "x2").mkdir(parents=True)
     assert "no <scene>/x<scale>/pair.json" in _error(ds, tmp_path, aligned=no_records)
     (no_records / "scene" / "x2" / "pair.json").write_text(json.dumps({"status": "ok"}))
-    assert "not a pair record (no scale)" in _error(ds, tmp_path, aligned=no_records)
+    assert "pair record without a scale" in _error(ds, tmp_path, aligned=no_records)
     foreign = tmp_path / "out"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")

@@ -11,7 +11,8 @@ photometric shift between the bicubic-upscaled LR and the HR and the residual en
 degradation against the bicubic one (card_measures.py); from ``aligned/`` it summarises the
 registration (card_aligned.py); from manifest.json the split and the checksums.
 
-manifest.json is read in ONE place, ``_read_manifest`` (so that a typed reader can replace it).
+manifest.json is read through the dataset's typed record (``DatasetManifest``); ``_manifest_fields``
+keeps what the card shows.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from .card_figures import FigureSample, HIST_BINS, write_figures
 from .card_markdown import card_markdown
 from .card_measures import (BICUBIC, FIT_LOWPASS_LR_PX, SPLIT_SIGMA_PER_SCALE, interior_values, measure_pair)
 from .layout import SPLITS
+from .manifest import DATASET_FORMAT, MANIFEST, DatasetManifest
 from .open import load_pair_photos, open_dataset
 
 CARD_FORMAT = "ddir-kit/card@1"
@@ -75,21 +77,20 @@ class DatasetCard:
     seconds: float
 
 
-def _read_manifest(root: Path) -> dict | None:
+def _manifest_fields(root: Path) -> dict | None:
     """The fields of DATASET/manifest.json (written by `ddir-kit crop`) the card uses, or None
-    when there is none (a downloaded dataset). Raises DdirKitError for a file that is not JSON."""
-    path = root / "manifest.json"
+    when there is none (a downloaded dataset). Raises DdirKitError for a file that is not one."""
+    path = root / MANIFEST
     if not path.is_file():
         return None
-    rec = read_json(path)
-    if not isinstance(rec, dict):
-        raise DdirKitError("not a dataset manifest (expected a JSON object)", path)
-    keys = ("split", "scale", "scene", "name", "source", "hr", "lr", "hr_box_in_pair", "hr_sha256", "lr_sha256")
-    return {"path": path, "sha256": sha256_file(path), "format": rec.get("format"),
-            "complete": bool(rec.get("complete", True)),
-            "splits": {k: sorted(v) for k, v in (rec.get("splits") or {}).items()},
-            "files": [{k: f.get(k) for k in keys} for f in rec.get("files", []) if isinstance(f, dict)],
-            "skipped": [{"source": s.get("source"), "reason": s.get("reason")} for s in rec.get("skipped", [])]}
+    rec = DatasetManifest.read(path)
+    files = [{"split": f.split, "scale": None if f.scale is None else float(f.scale), "scene": f.scene,
+              "name": f.name, "source": f.source, "hr": f.hr, "lr": f.lr,
+              "hr_box_in_pair": None if f.hr_box_in_pair is None else list(f.hr_box_in_pair),
+              "hr_sha256": f.hr_sha256, "lr_sha256": f.lr_sha256} for f in rec.files]
+    return {"path": path, "sha256": sha256_file(path), "format": DATASET_FORMAT, "complete": rec.complete,
+            "splits": {k: sorted(v) for k, v in (rec.splits or {}).items()}, "files": files,
+            "skipped": [{"source": s.source, "reason": s.reason} for s in rec.skipped]}
 
 
 def make_card(dataset: str | Path, out_dir: str | Path, aligned: str | Path | None = None, scale=None,
@@ -104,7 +105,7 @@ def make_card(dataset: str | Path, out_dir: str | Path, aligned: str | Path | No
     """
     t0 = time.monotonic()
     ds = open_dataset(dataset, scale)
-    manifest = _read_manifest(ds.root)
+    manifest = _manifest_fields(ds.root)
     if manifest is not None and not manifest["complete"]:
         raise DdirKitError("the dataset was not finished (crop was interrupted); rerun crop", manifest["path"])
     al = summarise_aligned(aligned) if aligned is not None else None

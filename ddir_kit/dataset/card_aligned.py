@@ -2,8 +2,8 @@
 says about each pair: status and reason, registration residuals, the measured relative blur of
 the LR (pair.json's template_blur.sigma_lr_px) and the local-check map, summarised per scale.
 
-pair.json is read in ONE place, ``_read_pair_record``, which keeps only the fields the card uses
-(so that a typed reader of pair.json can take its place).
+pair.json is read through registration's typed record (``PairRecord``); ``_pair_fields``
+keeps the fields the card uses, as plain values for card.json.
 """
 
 from __future__ import annotations
@@ -14,48 +14,37 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..errors import DdirKitError
-from ..fileio import read_json
+from ..registration.pair_record import PAIR_JSON, PairRecord
 from ..scales import as_fraction, scale_tag
 
 
-def _read_pair_record(path: Path) -> dict:
+def _pair_fields(path: Path) -> dict:
     """The fields of one aligned/<scene>/x<tag>/pair.json the card uses, with plain types.
 
-    Raises DdirKitError naming the file when it is not JSON or has no scale.
+    Raises DdirKitError naming the file when it is not a pair record.
     """
-    rec = read_json(path)
-    if not isinstance(rec, dict) or not (rec.get("scale_fraction") or rec.get("scale")):
-        raise DdirKitError("not a pair record (no scale)", path)
-    blur = rec.get("template_blur") or {}
-    residual = rec.get("residual") or {}
-    local = rec.get("local_shift") or None
-    lum = rec.get("luminance") or {}
+    rec = PairRecord.read(path)
+    blur, residual, local, lum = rec.template_blur, rec.residual, rec.local_shift, rec.luminance
     return {
-        "status": str(rec.get("status", "")), "reason": str(rec.get("reason") or ""),
-        "scale": as_fraction(rec.get("scale_fraction") or rec.get("scale")),
-        "scale_measured": rec.get("scale_measured"),
-        "hr_crop": rec.get("hr_crop"), "lr_size": rec.get("lr_size"),
-        "relative_blur_lr_px": blur.get("sigma_lr_px"), "blur_estimated": blur.get("estimated"),
-        "residual": {k: residual.get(k) for k in ("median_abs", "mean_abs", "zncc", "sharpness_ratio")
-                     if residual.get(k) is not None},
+        "status": rec.status, "reason": rec.reason, "scale": rec.scale, "scale_measured": rec.scale_measured,
+        "hr_crop": None if rec.hr_crop is None else list(rec.hr_crop),
+        "lr_size": None if rec.lr_size is None else list(rec.lr_size),
+        "relative_blur_lr_px": None if blur is None else blur.sigma_lr_px,
+        "blur_estimated": None if blur is None else blur.estimated,
+        "residual": {} if residual is None else
+        {k: getattr(residual, k) for k in ("median_abs", "mean_abs", "zncc", "sharpness_ratio")
+         if getattr(residual, k) is not None},
         "local_shift": None if local is None else
-        {**{k: local.get(k) for k in ("tile_px", "tiles", "judged", "shift_median_px", "shift_p95_px",
-                                      "shift_max_px", "zncc_min")}, "bad": _count_bad(local.get("bad"))},
+        {**{k: getattr(local, k) for k in ("tile_px", "tiles", "judged", "shift_median_px", "shift_p95_px",
+                                           "shift_max_px", "zncc_min")}, "bad": local.bad_tiles},
         "luminance_green": {"gain": lum.get("gain"), "offset": lum.get("offset")} if lum else None,
     }
-
-
-def _count_bad(bad) -> int:
-    # pair.json holds the per-tile map (rows of 0/1); a summary may hold the count itself
-    if isinstance(bad, list):
-        return int(sum(_count_bad(b) for b in bad))
-    return int(bad or 0)
 
 
 @dataclass
 class AlignedSummary:
     """pairs: one dict per pair.json (``pair`` = '<scene>/x<tag>', ``scene``, ``scale`` as a
-    float, plus the fields of _read_pair_record). scales: one dict per scale (see docs/card.md).
+    float, plus the fields of _pair_fields). scales: one dict per scale (see docs/card.md).
     rejected: pairs whose status is not ok, with their reasons. incomplete: pair folders without
     pair.json (an interrupted registration)."""
 
@@ -84,10 +73,10 @@ def summarise_aligned(aligned_dir: str | Path) -> AlignedSummary:
         if pair_dir.name.startswith(".") or pair_dir.parent.name.startswith("."):
             continue
         name = f"{pair_dir.parent.name}/{pair_dir.name}"
-        if not (pair_dir / "pair.json").is_file():
+        if not (pair_dir / PAIR_JSON).is_file():
             out.incomplete.append(name)
             continue
-        rec = _read_pair_record(pair_dir / "pair.json")
+        rec = _pair_fields(pair_dir / PAIR_JSON)
         row = {"pair": name, "scene": pair_dir.parent.name, **rec, "scale": float(rec["scale"]),
                "scale_fraction": str(rec["scale"]), "tag": scale_tag(rec["scale"])}
         out.pairs.append(row)
