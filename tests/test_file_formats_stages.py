@@ -277,7 +277,7 @@ def test_a_summary_with_rejected_pairs_and_missing_values_round_trips(tmp_path):
 
 
 def test_an_old_demo_folder_resumes_every_stage_and_reports_as_it_did(tmp_path):
-    from ddir_kit.cli import _stage_figure
+    from ddir_kit.cli.demo_command import _stage_figure
     from ddir_kit.demo.pipeline import run_demo
     from ddir_kit.demo.report import write_report
 

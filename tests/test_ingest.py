@@ -21,7 +21,8 @@ from ddir_kit.capture.capture_layout import list_scene_dirs, read_scene_json
 from ddir_kit.photo.dng import mosaic_rggb, write_dng
 from ddir_kit.photo.exif import PhotoExif
 from ddir_kit.calibration.calibration_file import read_calibration
-from ddir_kit.capture.ingest import ingest_card, parse_shard, shard_items
+from ddir_kit.capture.ingest import ingest_card, shard_items
+from ddir_kit.quantities import parse_shard
 from ddir_kit.photo.photo_io import read_photo, write_jpeg
 from ddir_kit.cli import cli
 from ddir_kit.errors import DdirKitError

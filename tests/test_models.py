@@ -14,7 +14,8 @@ from ddir_kit.models import METHODS, count_parameters, load_checkpoint, make_mod
 from ddir_kit.models.base import receptive_radius_px
 from ddir_kit.models.bicubic import resize_bicubic
 from ddir_kit.models.coords import Box, gather, local_corners, make_cell, make_coord, sample_bilinear_border
-from ddir_kit.models.inference import parse_bytes, plan_tiles
+from ddir_kit.models.inference import plan_tiles
+from ddir_kit.quantities import parse_bytes
 
 LEARNED = [m for m in METHODS if m != "bicubic"]
 

@@ -9,13 +9,13 @@ one `ddir-kit calibrate` measures, fully visible at every focal length.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 
 from ..errors import DdirKitError
+from ..quantities import parse_size_mm
 from ..fileio import atomic_path
 from ..scales import as_fraction
 from .board_detection import BoardSize
@@ -44,21 +44,13 @@ class TargetPattern:
     dpi: int | None
 
 
-def parse_sensor(text: str) -> tuple[float, float]:
-    """'36x24' -> (36.0, 24.0) mm."""
-    m = re.fullmatch(r"\s*([\d.]+)\s*[xX*]\s*([\d.]+)\s*", str(text))
-    if not m or float(m.group(1)) <= 0 or float(m.group(2)) <= 0:
-        raise DdirKitError(f"sensor must be WIDTHxHEIGHT in mm (e.g. 36x24), got {text!r}")
-    return float(m.group(1)), float(m.group(2))
-
-
 def parse_page(text: str) -> tuple[float, float]:
     """'A3' or '420x297' (mm) -> landscape (width, height) in mm."""
     key = str(text).strip().upper()
     if key in PAGES_MM:
         return PAGES_MM[key]
     try:
-        w, h = parse_sensor(key)
+        w, h = parse_size_mm(key, 'page')
     except DdirKitError:
         raise DdirKitError(f"page must be one of {', '.join(PAGES_MM)} or WIDTHxHEIGHT in mm, got {text!r}") from None
     return max(w, h), min(w, h)

@@ -25,6 +25,7 @@ from ..calibration.calibration_file import Calibration, read_calibration
 from ..errors import DdirKitError
 from ..fileio import atomic_write_text
 from ..parallel import process_pool
+from ..quantities import parse_shard
 from ..photo.exif import read_exif
 from ..photo.photo_io import PHOTO_SUFFIXES
 from ..photo.raw_develop import RAW_SUFFIXES, RawDevelopment
@@ -53,17 +54,6 @@ class IngestReport:
 
     def count(self, kind: str) -> int:
         return sum(f.kind == kind for f in self.findings)
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """'2/4' -> (2, 4): the second of four equal shares (1-based)."""
-    try:
-        i, n = (int(t) for t in str(text).split("/"))
-    except ValueError:
-        raise DdirKitError(f"--shard expects i/N such as 1/4, got {text!r}") from None
-    if n < 1 or not 1 <= i <= n:
-        raise DdirKitError(f"--shard i/N needs 1 <= i <= N, got {text!r}")
-    return i, n
 
 
 def shard_items(items: list, shard: tuple[int, int]) -> list:

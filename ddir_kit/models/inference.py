@@ -11,7 +11,6 @@ all tiles first.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -195,22 +194,6 @@ class UpscaleResult:
     out_size_px: tuple[int, int]
     bit_depth: int
     method: str
-
-
-def parse_bytes(text: str) -> int:
-    """'4GB', '512MB', '1.5GiB', '1000000' -> bytes (GB and GiB both mean 2**30 here)."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b)?\s*", str(text).lower())
-    if not m:
-        raise DdirKitError(f"cannot read memory size {text!r}; write e.g. 4GB or 512MB")
-    return int(float(m.group(1)) * 1024 ** " kmgt".index(m.group(2) or " "))
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'WxH' -> (width, height) in pixels."""
-    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", str(text))
-    if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
-        raise DdirKitError(f"cannot read size {text!r}; write WIDTHxHEIGHT, e.g. 1920x1080")
-    return int(m.group(1)), int(m.group(2))
 
 
 def upscale_file(image: str | Path, checkpoint: str | Path, out: str | Path, scale: float | str | None = None,

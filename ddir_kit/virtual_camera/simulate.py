@@ -153,17 +153,6 @@ def _check_board_inside(corners: np.ndarray, body: CameraBody, path: Path) -> No
         raise DdirKitError("the board would leave the frame; lower board_fill", path)
 
 
-def parse_size(text: str, what: str = "size") -> tuple[int, int]:
-    """'1200x800' -> (1200, 800)."""
-    try:
-        w, h = (int(v) for v in str(text).lower().split("x"))
-    except ValueError:
-        raise DdirKitError(f"{what} must look like WxH (e.g. 1200x800), got {text!r}") from None
-    if w <= 0 or h <= 0:
-        raise DdirKitError(f"{what} must be positive, got {text!r}")
-    return w, h
-
-
 def parse_focals(text: str) -> list[float]:
     """'24,28,35' -> [24.0, 28.0, 35.0] (mm)."""
     try:

@@ -1,0 +1,156 @@
+"""Commands of the benchmark half: train, test, bench, score, upscale."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from .options import (FACTOR, PATH, SCALE, SIZE_PX, data_scale_option, dataset_input, device_option,
+                      max_memory_option, one_dataset, scales_option, tqdm_progress)
+
+PROTOCOLS = ("ddir", "basicsr", "realsr")
+ENCODERS = ("edsr", "rdn")
+
+
+def register_commands(cli: click.Group) -> None:
+    for command in (train, test, bench, score, upscale):
+        cli.add_command(command)
+
+
+def _profile_options(f):
+    for option in reversed([
+        click.option("--profile", default="paper", show_default=True,
+                     help="paper (the official recipe, for GPUs), quick (2-core CPU, minutes), or a YAML file"),
+        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                     help="override a profile key (repeatable)"),
+        device_option(),
+        data_scale_option(),
+    ]):
+        f = option(f)
+    return f
+
+
+def _is_main_rank() -> bool:
+    return os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 reports
+
+
+@click.command()
+@click.option("--method", required=True, help="bicubic, liif, lte, ciaosr, ddir, or an ablation")
+@click.option("--encoder", type=click.Choice(ENCODERS), default="edsr", show_default=True)
+@dataset_input
+@click.option("--out", type=PATH, required=True, help="the run folder")
+@click.option("--resume", is_flag=True, help="continue the unfinished run in --out from its last checkpoint")
+@_profile_options
+def train(method, encoder, dataset, data_option, out, resume, profile, overrides, device, data_scale):
+    """Train one method on a dataset's Train split (torchrun for several processes)."""
+    from ..benchmark.profiles import load_profile, parse_set
+    from ..benchmark.training import train_method
+
+    prof = load_profile(profile, parse_set(overrides))
+    res = train_method(method, one_dataset(dataset, data_option), out, prof, encoder, resume=resume, device=device,
+                       scale=data_scale, progress=tqdm_progress(f"{method}-{encoder}", True))
+    if not _is_main_rank():
+        return
+    if res.skipped:
+        click.echo(f"skipped: {res.model_path} exists (finished run)")
+    elif res.iters:
+        resumed = f", resumed at iteration {res.resumed_at_iter}" if res.resumed_at_iter is not None else ""
+        click.echo(f"trained {method}-{encoder}: {res.iters} iterations, final loss {res.final_loss:.4f}, "
+                   f"{res.seconds:.0f} s{resumed} -> {res.model_path}")
+
+
+@click.command()
+@click.option("--checkpoint", type=PATH, required=True)
+@dataset_input
+@scales_option(default=None, help_text="comma list; default: every test scale of the dataset")
+@click.option("--protocol", type=click.Choice(PROTOCOLS), default="ddir", show_default=True)
+@click.option("--out", "out_csv", type=PATH, default=None, help="per-image CSV")
+@click.option("--save-dir", type=PATH, default=None, help="also write the predictions (16-bit PNG)")
+@device_option()
+@max_memory_option(default="1GB")
+@click.option("--max-memory-mb", "max_memory_mb", type=click.IntRange(min=1), default=None, hidden=True)
+@data_scale_option()
+def test(checkpoint, dataset, data_option, scales, protocol, out_csv, save_dir, device, max_memory_bytes,
+         max_memory_mb, data_scale):
+    """Score a checkpoint on a dataset's Test split: full images, PSNR-Y / SSIM-Y per image and scale."""
+    from ..benchmark.evaluation import test_checkpoint
+    from ..benchmark.metrics import get_protocol
+
+    if max_memory_mb is not None:  # the spelling of earlier releases
+        max_memory_bytes = max_memory_mb << 20
+    res = test_checkpoint(checkpoint, one_dataset(dataset, data_option), scales, protocol, device,
+                          max_memory_bytes, out_csv, save_dir, data_scale, tqdm_progress("test", False))
+    if not res.is_main:
+        return
+    for im in res.images:
+        click.echo(f"x{im.scale:g} {im.name}: PSNR-Y {im.psnr_y_db:.3f} dB, SSIM-Y {im.ssim_y:.4f}")
+    for s in res.per_scale:
+        click.echo(f"x{s.scale:g}: {s.n_images} images, PSNR-Y {s.psnr_y_db:.3f} dB, SSIM-Y {s.ssim_y:.4f}")
+    click.echo(f"protocol: {get_protocol(protocol).description}")
+
+
+@click.command()
+@click.option("--methods", default="bicubic,liif,lte,ciaosr,ddir", show_default=True)
+@click.option("--encoder", type=click.Choice(ENCODERS), default="edsr", show_default=True)
+@dataset_input
+@click.option("--out", type=PATH, required=True, help="the bench folder")
+@click.option("--checkpoints", type=PATH, default=None,
+              help="folder of <method>-<encoder>.pt checkpoints to test instead of training")
+@_profile_options
+def bench(methods, encoder, dataset, data_option, out, checkpoints, profile, overrides, device, data_scale):
+    """Train what has no checkpoint, test every method at every test scale, write the paper's tables."""
+    from ..benchmark.bench import run_bench
+    from ..benchmark.profiles import load_profile, parse_set
+
+    prof = load_profile(profile, parse_set(overrides))
+    names = [m.strip() for m in methods.split(",") if m.strip()]
+    res = run_bench(names, one_dataset(dataset, data_option), out, prof, encoder, checkpoints, device, data_scale,
+                    log=lambda msg: click.echo(msg, err=True),
+                    train_progress=lambda label: tqdm_progress(f"train {label}", True),
+                    test_progress=lambda label: tqdm_progress(f"test {label}", False))
+    for line in res.skipped:
+        click.echo(f"skipped {line}")
+    for r in res.rows:
+        click.echo(f"{r.method:>14} {r.encoder:>5} x{r.scale:<4g} {r.n_images:3d} images  "
+                   f"PSNR-Y {r.psnr_y:.3f} dB  SSIM-Y {r.ssim_y:.4f}")
+    click.echo(f"wrote {res.out_dir / 'results.md'}, results.csv, results.tex, psnr_vs_scale.png, crops.png")
+
+
+@click.command()
+@click.argument("sr_dir", type=PATH)
+@click.argument("hr_dir", type=PATH)
+@click.option("--scale", type=SCALE, required=True, help="the SR factor (sets the shave, ceil(s) px)")
+@click.option("--protocol", type=click.Choice(PROTOCOLS), default="ddir", show_default=True)
+@click.option("--out", "out_csv", type=PATH, default=None, help="per-image CSV")
+def score(sr_dir, hr_dir, scale, protocol, out_csv):
+    """PSNR-Y / SSIM-Y of a folder of results against ground truth (files paired by sorted name)."""
+    from ..benchmark.metrics import get_protocol
+    from ..benchmark.scoring import score_folders
+
+    result = score_folders(sr_dir, hr_dir, scale, protocol, out_csv)
+    for im in result.images:
+        click.echo(f"{im.name}: PSNR-Y {im.psnr_y_db:.3f} dB, SSIM-Y {im.ssim_y:.4f}")
+    click.echo(f"mean of {len(result.images)} images at x{result.scale:g}: PSNR-Y {result.psnr_y_db:.3f} dB, "
+               f"SSIM-Y {result.ssim_y:.4f}  [{get_protocol(protocol).description}]")
+    if out_csv:
+        click.echo(f"wrote {out_csv}")
+
+
+@click.command()
+@click.argument("image", type=PATH)
+@click.option("--checkpoint", type=PATH, required=True)
+@click.option("--out", type=PATH, required=True)
+@click.option("--scale", type=FACTOR, default=None, help="any factor, e.g. 3.7")
+@click.option("--size", "size_px", type=SIZE_PX, default=None, help="exact output size WIDTHxHEIGHT, instead of --scale")
+@device_option()
+@max_memory_option()
+def upscale(image, checkpoint, out, scale, size_px, device, max_memory_bytes):
+    """Upscale a photo by any factor with a trained checkpoint (16-bit in, 16-bit out)."""
+    from ..models.inference import upscale_file
+
+    progress = tqdm_progress("upscale", False, unit="px")
+    result = upscale_file(image, checkpoint, out, scale=scale, size_px=size_px, device=device,
+                          max_memory_bytes=max_memory_bytes, progress=progress)
+    click.echo(f"wrote {result.out_path}: {result.out_size_px[0]}x{result.out_size_px[1]} "
+               f"({result.bit_depth}-bit) from {result.in_size_px[0]}x{result.in_size_px[1]} with {result.method}")
