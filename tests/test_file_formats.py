@@ -29,18 +29,19 @@ def test_run_json_without_precision_reads_as_fp32_the_precision_it_was_trained_i
 def test_resume_check_accepts_the_same_run_and_names_a_changed_key(tmp_path):
     old = RunRecord.read(FIXTURES / "bench" / "run.json")
     assert old.sampler == 1
-    same = RunRecord(old.method, old.encoder, old.profile, old.dataset, old.dataset_kind, old.train_scales, 1, {})
+    same = RunRecord(old.method, old.encoder, old.profile, old.dataset, old.dataset_kind, old.train_scales, 1,
+                     old.model_spec)
     _check_resume(old, same, tmp_path / "run.json")
     changed = load_profile("quick", {"lr_patch_px": 16, "queries": 64, "repeat": 2, "batch": 2, "epochs": 1,
                                      "learning_rate_milestones_epochs": [1], "precision": "bf16", "seed": 3})
     with pytest.raises(DdirKitError, match="seed=3"):
-        _check_resume(old, RunRecord("liif", "edsr", changed, "", "", (2.0,), 1, {}), tmp_path / "run.json")
+        _check_resume(old, RunRecord("liif", "edsr", changed, "", "", (2.0,), 1, old.model_spec), tmp_path / "run.json")
 
 
 def test_a_run_of_the_previous_release_is_not_resumed_with_todays_sampler(tmp_path):
     old = RunRecord.read(FIXTURES / "bench" / "run.json")
-    today = RunRecord(old.method, old.encoder, old.profile, old.dataset, old.dataset_kind, old.train_scales, 1, {},
-                      sampler=2)
+    today = RunRecord(old.method, old.encoder, old.profile, old.dataset, old.dataset_kind, old.train_scales, 1,
+                      old.model_spec, sampler=2)
     with pytest.raises(DdirKitError, match="sampler"):
         _check_resume(old, today, tmp_path / "run.json")
 

@@ -46,7 +46,7 @@ def evaluate_model(model: torch.nn.Module, ds: SRDataset, scales=None, protocol:
     from ..models import upscale
 
     ctx = ctx or DistContext(device=device)
-    scales = ds.test_scales if scales is None else [Fraction(s) for s in scales]
+    scales = scored_scales(model, ds, scales)
     missing = [s for s in scales if s not in ds.test]
     if missing:
         raise DdirKitError("no Test pairs at scale(s) " + ", ".join(f"x{float(s):g}" for s in missing)
@@ -68,6 +68,20 @@ def evaluate_model(model: torch.nn.Module, ds: SRDataset, scales=None, protocol:
             progress(k + 1, len(mine))
     allscores = gather_to_main(ctx, scores)
     return [sc for _, _, sc in sorted(allscores, key=lambda t: (t[0], t[1]))]
+
+
+def scored_scales(model, ds: SRDataset, scales=None) -> list[Fraction]:
+    """The test scales a model is scored at: the asked ones (default: every test scale), or, for
+    a model built for one scale (a fixed-scale model), that scale only."""
+    fixed = getattr(model, "scale", None)
+    if fixed is None:
+        return ds.test_scales if scales is None else [Fraction(s) for s in scales]
+    if scales is not None and any(float(s) != fixed for s in scales):
+        raise DdirKitError(f"this model upscales by x{fixed:g} only; ask for --scales {fixed:g}")
+    own = [s for s in ds.test_scales if float(s) == fixed]
+    if not own:
+        raise DdirKitError(f"this x{fixed:g} model has no Test pairs at x{fixed:g} to be scored on", ds.root)
+    return own
 
 
 def summarize(scores: list[ImageScore]) -> list[ScaleSummary]:

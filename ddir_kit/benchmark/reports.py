@@ -16,9 +16,10 @@ import numpy as np
 from ..fileio import atomic_path, atomic_write_text
 
 
-
 @dataclass(frozen=True)
 class ResultRow:
+    """One method at one scale."""
+
     method: str
     encoder: str
     scale: float
@@ -27,11 +28,27 @@ class ResultRow:
     ssim_y: float
 
 
-def method_label(method: str, encoder: str) -> str:
-    from ..models.registry import REGISTRY
+def row_label(row: ResultRow, labels: dict | None = None) -> str:
+    """A row's name in tables: from ``labels`` {(method, encoder): label} (a method from outside
+    brings its own), else the kit's label of the method and encoder."""
+    return (labels or {}).get((row.method, row.encoder)) or method_label(row.method, row.encoder)
 
-    name = REGISTRY[method].label if method in REGISTRY else method
-    return name if encoder in ("", "-") else f"{encoder.upper()}-{name}"
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """A method of a bench run as results.md lists it: label, the name or import path it was
+    given as, its trainable parameters, and where its weights came from."""
+
+    label: str
+    method: str
+    parameters: int
+    weights: str
+
+
+def method_label(method: str, encoder: str) -> str:
+    from ..models.registry import method_label as label
+
+    return label(method, encoder)
 
 
 def write_results_csv(path: Path, rows: list[ResultRow]) -> Path:
@@ -43,9 +60,9 @@ def write_results_csv(path: Path, rows: list[ResultRow]) -> Path:
     return atomic_write_text(path, buf.getvalue())
 
 
-def _grid(rows: list[ResultRow], metric: str):
-    labels = list(dict.fromkeys(method_label(r.method, r.encoder) for r in rows))
-    table = {(method_label(r.method, r.encoder), r.scale): getattr(r, metric) for r in rows}
+def _grid(rows: list[ResultRow], metric: str, names: dict | None = None):
+    labels = list(dict.fromkeys(row_label(r, names) for r in rows))
+    table = {(row_label(r, names), r.scale): getattr(r, metric) for r in rows}
     return labels, table
 
 
@@ -55,8 +72,8 @@ def _best(table, labels, scale):
     return max(finite) if finite else math.nan
 
 
-def _md_table(rows, metric, scales, digits) -> str:
-    labels, table = _grid(rows, metric)
+def _md_table(rows, metric, scales, digits, names=None) -> str:
+    labels, table = _grid(rows, metric, names)
     head = "| Method | " + " | ".join(f"x{s:g}" for s in scales) + " |"
     lines = [head, "|---|" + "---:|" * len(scales)]
     best = {s: _best(table, labels, s) for s in scales}
@@ -72,7 +89,8 @@ def _md_table(rows, metric, scales, digits) -> str:
 
 def write_results_md(path: Path, rows: list[ResultRow], train_scales: list[float], test_scales: list[float],
                      dataset: str, protocol_text: str, profile_name: str, profile_notes: str,
-                     timings: dict | None = None) -> Path:
+                     timings: dict | None = None, methods: list[MethodInfo] | None = None,
+                     names: dict | None = None) -> Path:
     seen = [s for s in test_scales if s in train_scales]
     unseen = [s for s in test_scales if s not in train_scales]
     parts = [f"# Benchmark on {dataset}", "",
@@ -84,7 +102,13 @@ def write_results_md(path: Path, rows: list[ResultRow], train_scales: list[float
     for metric, title, digits in (("psnr_y", "PSNR-Y (dB)", 2), ("ssim_y", "SSIM-Y", 4)):
         for group, scales in (("in-distribution scales", seen), ("unseen scales", unseen)):
             if scales:
-                parts += [f"## {title}, {group}", "", _md_table(rows, metric, scales, digits), ""]
+                parts += [f"## {title}, {group}", "", _md_table(rows, metric, scales, digits, names), ""]
+    if methods:
+        parts += ["## Methods", "", "A \"-\" in a table: the method is not made for that scale (a fixed-scale model).",
+                  "", "| Method | given as | parameters | weights |", "|---|---|---:|---|"]
+        for m in methods:
+            parts.append(f"| {m.label} | `{m.method}` | {m.parameters:,} | {m.weights} |")
+        parts.append("")
     if timings:
         parts += ["## Wall-clock time on this machine", "", "| Method | train (s) | test (s) |", "|---|---:|---:|"]
         for m, (tr, te) in timings.items():
@@ -94,10 +118,10 @@ def write_results_md(path: Path, rows: list[ResultRow], train_scales: list[float
 
 
 def write_results_tex(path: Path, rows: list[ResultRow], train_scales, test_scales, protocol_text: str,
-                      profile_name: str) -> Path:
+                      profile_name: str, names: dict | None = None) -> Path:
     seen = [s for s in test_scales if s in train_scales]
     unseen = [s for s in test_scales if s not in train_scales]
-    labels, table = _grid(rows, "psnr_y")
+    labels, table = _grid(rows, "psnr_y", names)
     cols = seen + unseen
     best = {s: _best(table, labels, s) for s in cols}
     spec = "l" + ("|" + "c" * len(seen) if seen else "") + ("|" + "c" * len(unseen) if unseen else "")
@@ -121,13 +145,14 @@ def write_results_tex(path: Path, rows: list[ResultRow], train_scales, test_scal
     return atomic_write_text(path, "\n".join(out))
 
 
-def plot_psnr_vs_scale(path: Path, rows: list[ResultRow], train_scales, protocol_name: str) -> Path:
+def plot_psnr_vs_scale(path: Path, rows: list[ResultRow], train_scales, protocol_name: str,
+                       names: dict | None = None) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels, table = _grid(rows, "psnr_y")
+    labels, table = _grid(rows, "psnr_y", names)
     scales = sorted({r.scale for r in rows})
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
     for s in scales:

@@ -32,6 +32,9 @@ class SamplerConfig:
     repeat: int = 20  # an epoch visits each image this many times
     augment: bool = True  # random h-flip, v-flip, transpose (the same on LR and HR)
     deform_target: bool = False  # add DDIR's deformation target
+    # image-form methods: the whole HR crop instead of sampled queries, one scale per batch (a
+    # batch of whole crops must share their size)
+    whole_hr: bool = False
 
 
 def offset_step_px(scales) -> int:
@@ -64,7 +67,9 @@ class TrainPatches(Dataset):
     training scale folder. A sample is a dict of tensors:
       lr (3, p, p) float32 [0, 1];  coord (Q, 2) (y, x) on [-1, 1];  cell (Q, 2) = (2/H, 2/W);
       rgb (Q, 3) float32 [0, 1];  deform (Q, 3) HR minus bicubic-upscaled LR (when enabled);
-      scale () float32.
+      scale () float32; with ``whole_hr``: hr (3, s p, s p) instead of coord, cell, rgb.
+    Keys are (epoch, index) or (epoch, index, batch); with ``whole_hr`` the scale is drawn per
+    batch (from its number) rather than per sample.
     """
 
     def __init__(self, images: dict, config: SamplerConfig, seed: int):
@@ -82,7 +87,7 @@ class TrainPatches(Dataset):
                     raise DdirKitError(f"a x{float(s):g} training LR image is {lr.shape[1]}x{lr.shape[0]}, "
                                        f"smaller than the {self.side} px training crop")
             hp = int(self.side * s) ** 2
-            if hp < config.queries:
+            if hp < config.queries and not config.whole_hr:
                 raise DdirKitError(f"x{float(s):g} HR crop has {hp} pixels, fewer than {config.queries} queries")
 
     @property
@@ -93,9 +98,12 @@ class TrainPatches(Dataset):
         return self.epoch_length
 
     def __getitem__(self, key):
-        epoch, index = key
-        rng = np.random.default_rng([self.seed, 1, int(epoch), int(index)])
+        epoch, index = int(key[0]), int(key[1])
+        rng = np.random.default_rng([self.seed, 1, epoch, index])
         s = self.scales[int(rng.integers(len(self.scales)))]
+        if self.config.whole_hr and len(self.scales) > 1:
+            batch = np.random.default_rng([self.seed, 4, epoch, int(key[2])])
+            s = self.scales[int(batch.integers(len(self.scales)))]
         pairs = self.images[s]
         lr, hr = pairs[index % len(pairs)]
         step, side = self.step, self.side
@@ -115,6 +123,8 @@ class TrainPatches(Dataset):
                 lr_p, hr_p = lr_p.transpose(1, 0, 2), hr_p.transpose(1, 0, 2)
         lr_t = torch.from_numpy(np.ascontiguousarray(lr_p).transpose(2, 0, 1).astype(np.float32) / 255.0)
         hr_t = torch.from_numpy(np.ascontiguousarray(hr_p).transpose(2, 0, 1).astype(np.float32) / 255.0)
+        if self.config.whole_hr:
+            return {"lr": lr_t, "hr": hr_t, "scale": torch.tensor(float(s))}
         idx = torch.from_numpy(rng.choice(hside * hside, self.config.queries, replace=False))
         from ..models.coords import make_coord
 
@@ -136,7 +146,8 @@ class TrainPatches(Dataset):
 
 
 class BatchStream(torch.utils.data.Sampler):
-    """Global batches of (epoch, index) keys from a resume position on; this rank's share.
+    """Global batches of (epoch, index) keys from a resume position on; this rank's share
+    (``numbered``: (epoch, index, batch number) keys, for samplers that draw per batch).
 
     Batch b of epoch e holds keys perm_e[b B:(b+1) B] with perm_e a permutation seeded by
     (seed, e) (last partial batch dropped). Under torch.distributed each rank takes a
@@ -145,7 +156,7 @@ class BatchStream(torch.utils.data.Sampler):
     """
 
     def __init__(self, epoch_length: int, global_batch: int, seed: int, total_iters: int,
-                 start_iter: int = 0, rank: int = 0, world: int = 1):
+                 start_iter: int = 0, rank: int = 0, world: int = 1, numbered: bool = False):
         if global_batch % world:
             raise DdirKitError(f"global batch {global_batch} is not divisible by {world} processes")
         self.per_epoch = epoch_length // global_batch
@@ -154,6 +165,7 @@ class BatchStream(torch.utils.data.Sampler):
         self.n, self.batch, self.seed = epoch_length, global_batch, seed
         self.total, self.start = total_iters, start_iter
         self.rank, self.world = rank, world
+        self.numbered = numbered
 
     def __len__(self) -> int:
         return max(self.total - self.start, 0)
@@ -167,7 +179,7 @@ class BatchStream(torch.utils.data.Sampler):
                 perm = np.random.default_rng([self.seed, 2, epoch]).permutation(self.n)
                 perm_epoch = epoch
             keys = perm[b * self.batch:(b + 1) * self.batch][self.rank * share:(self.rank + 1) * share]
-            yield [(epoch, int(k)) for k in keys]
+            yield [(epoch, int(k), it) if self.numbered else (epoch, int(k)) for k in keys]
 
 
 def worker_init(_worker_id: int) -> None:

@@ -90,6 +90,8 @@ def _check_resume(old: RunRecord, new: RunRecord, run_json: Path) -> None:
         if getattr(old, key) != getattr(new, key):
             raise DdirKitError(f"--resume with {key} {getattr(new, key)!r} but the run used {getattr(old, key)!r}",
                                run_json)
+    if old.model_spec and old.model_spec != new.model_spec:
+        raise DdirKitError(f"--resume with the model {new.model_spec} but the run trains {old.model_spec}", run_json)
     if old.sampler != new.sampler:
         raise DdirKitError(f"the run was started by an earlier release whose training sampler (version {old.sampler}) "
                            f"draws other samples than today's (version {new.sampler}); start it again in a new "
@@ -105,11 +107,23 @@ def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 
 
+def step_loss(net, model, batch: dict) -> torch.Tensor:
+    """The training loss of one batch: query-form methods see sampled queries, image-form
+    methods (method_interface.py) upscale the whole LR crop to its HR crop."""
+    if getattr(model, "form", "query") == "image":
+        return model.loss(net(batch["lr"], size=tuple(batch["hr"].shape[-2:])), batch["hr"])
+    out = net(batch["lr"], batch["coord"], batch["cell"])
+    return model.loss(out, batch["rgb"], batch.get("deform"))
+
+
 def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path, profile: Profile,
                  encoder: str = "edsr", resume: bool = False, device: str = "cpu", scale=None,
-                 progress: ProgressFn | None = None, ctx: DistContext | None = None) -> TrainSummary:
+                 progress: ProgressFn | None = None, ctx: DistContext | None = None,
+                 method_args: dict | None = None) -> TrainSummary:
     """Train ``method`` with ``encoder`` on the Train split of ``data``; write the run folder.
 
+    method_args: constructor arguments of the method (a method from outside takes its own; a
+    fixed-scale model its ``scale``, and trains only on the Train pairs of that scale).
     A finished run (model.pt present) is skipped. An unfinished one needs ``resume=True``.
     Under torchrun, pass nothing for ``ctx``: the process group is joined here.
     """
@@ -132,7 +146,7 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
     random.seed(profile.seed)
     np.random.seed(profile.seed)
     torch.manual_seed(profile.seed)
-    model = make_model(method, encoder)
+    model = make_model(method, encoder, **dict(method_args or {}))
     if not getattr(model, "trainable", True):
         raise DdirKitError(f"{method} has no weights to train")
     model.to(ctx.device)
@@ -145,8 +159,13 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
         _check_resume(RunRecord.read(run_json), record, run_json)
 
     cache = load_cache(ds, "Train")
+    image_form = getattr(model, "form", "query") == "image"
+    if image_form and getattr(model, "scale", None) is not None:
+        cache = {s: v for s, v in cache.items() if float(s) == model.scale}
+        if not cache:
+            raise DdirKitError(f"no Train pairs at x{model.scale:g} to train this x{model.scale:g} model on", ds.root)
     scfg = SamplerConfig(profile.lr_patch_px, profile.queries, profile.repeat, profile.augment,
-                         deform_target=bool(getattr(model, "uses_deform_target", False)))
+                         deform_target=bool(getattr(model, "uses_deform_target", False)), whole_hr=image_form)
     patches = TrainPatches(cache, scfg, profile.seed)
     per_epoch = patches.epoch_length // profile.batch
     if per_epoch == 0:
@@ -174,7 +193,8 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
     if ctx.active:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[ctx.local_rank] if ctx.device.startswith("cuda") else None)
-    stream = BatchStream(patches.epoch_length, profile.batch, profile.seed, total, start, ctx.rank, ctx.world)
+    stream = BatchStream(patches.epoch_length, profile.batch, profile.seed, total, start, ctx.rank, ctx.world,
+                         numbered=image_form)
     loader = torch.utils.data.DataLoader(
         patches, batch_sampler=stream, num_workers=profile.num_workers,
         worker_init_fn=worker_init if profile.num_workers else None,
@@ -197,8 +217,7 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
     for batch in loader:
         batch = {k: v.to(ctx.device, non_blocking=True) for k, v in batch.items()}
         with autocast:
-            out = net(batch["lr"], batch["coord"], batch["cell"])
-            loss = model.loss(out, batch["rgb"], batch.get("deform"))
+            loss = step_loss(net, model, batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

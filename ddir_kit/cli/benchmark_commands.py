@@ -6,6 +6,8 @@ import os
 
 import click
 
+from ..errors import DdirKitError
+
 from .options import (FACTOR, PATH, SCALE, SIZE_PX, data_scale_option, dataset_input, device_option,
                       max_memory_option, one_dataset, scales_option, tqdm_progress)
 
@@ -31,25 +33,64 @@ def _profile_options(f):
     return f
 
 
+def _json_object(text: str | None, option: str) -> dict:
+    import json
+
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DdirKitError(f"{option}: not JSON ({e.msg}); write e.g. '{{\"width\": 32}}'") from None
+    if not isinstance(value, dict):
+        raise DdirKitError(f"{option}: expected a JSON object of constructor arguments, got {text!r}")
+    return value
+
+
+def _bench_method_args(text: str | None, methods: list[str]) -> dict:
+    """--method-args of bench: {METHOD: {args}}, or one object of arguments when only one listed
+    method (or only one method from outside) can take it."""
+    from ..models.registry import REGISTRY
+
+    given = _json_object(text, "--method-args")
+    if not given:
+        return {}
+    if all(k in methods and isinstance(v, dict) for k, v in given.items()):
+        return given
+    outside = [m for m in methods if m not in REGISTRY]
+    for candidates in (methods, outside):
+        if len(candidates) == 1:
+            return {candidates[0]: given}
+    raise DdirKitError("--method-args: say which method the arguments are for: "
+                       "'{\"mypkg.mymodule:MyNet\": {\"width\": 32}}'")
+
+
 def _is_main_rank() -> bool:
     return os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 reports
 
 
+_METHOD_HELP = ("bicubic, liif, lte, ciaosr, ddir, an ablation, fixed-scale, or your own as MODULE:CLASS "
+                "(docs/methods.md)")
+
+
 @click.command()
-@click.option("--method", required=True, help="bicubic, liif, lte, ciaosr, ddir, or an ablation")
+@click.option("--method", required=True, help=_METHOD_HELP)
 @click.option("--encoder", type=click.Choice(ENCODERS), default="edsr", show_default=True)
+@click.option("--method-args", default=None, metavar="JSON",
+              help="constructor arguments, e.g. '{\"width\": 32}' (a fixed-scale model: '{\"scale\": 2}')")
 @dataset_input
 @click.option("--out", type=PATH, required=True, help="the run folder")
 @click.option("--resume", is_flag=True, help="continue the unfinished run in --out from its last checkpoint")
 @_profile_options
-def train(method, encoder, dataset, data_option, out, resume, profile, overrides, device, data_scale):
+def train(method, encoder, method_args, dataset, data_option, out, resume, profile, overrides, device, data_scale):
     """Train one method on a dataset's Train split (torchrun for several processes)."""
     from ..benchmark.profiles import load_profile, parse_set
     from ..benchmark.training import train_method
 
     prof = load_profile(profile, parse_set(overrides))
     res = train_method(method, one_dataset(dataset, data_option), out, prof, encoder, resume=resume, device=device,
-                       scale=data_scale, progress=tqdm_progress(f"{method}-{encoder}", True))
+                       scale=data_scale, progress=tqdm_progress(f"{method}-{encoder}", True),
+                       method_args=_json_object(method_args, "--method-args"))
     if not _is_main_rank():
         return
     if res.skipped:
@@ -91,14 +132,21 @@ def test(checkpoint, dataset, data_option, scales, protocol, out_csv, save_dir, 
 
 
 @click.command()
-@click.option("--methods", default="bicubic,liif,lte,ciaosr,ddir", show_default=True)
+@click.option("--methods", default="bicubic,liif,lte,ciaosr,ddir", show_default=True,
+              help="comma list of " + _METHOD_HELP)
 @click.option("--encoder", type=click.Choice(ENCODERS), default="edsr", show_default=True)
+@click.option("--method-args", default=None, metavar="JSON",
+              help="constructor arguments: '{\"METHOD\": {...}, ...}', or one object when one listed method "
+                   "from outside takes it")
 @dataset_input
 @click.option("--out", type=PATH, required=True, help="the bench folder")
 @click.option("--checkpoints", type=PATH, default=None,
-              help="folder of <method>-<encoder>.pt checkpoints to test instead of training")
+              help="folder of <run name>.pt checkpoints (e.g. liif-edsr.pt) to test instead of training")
+@click.option("--test-data", type=PATH, default=None,
+              help="score on this dataset's Test split (train on DATASET's Train split)")
 @_profile_options
-def bench(methods, encoder, dataset, data_option, out, checkpoints, profile, overrides, device, data_scale):
+def bench(methods, encoder, method_args, dataset, data_option, out, checkpoints, test_data, profile, overrides,
+          device, data_scale):
     """Train what has no checkpoint, test every method at every test scale, write the paper's tables."""
     from ..benchmark.bench import run_bench
     from ..benchmark.profiles import load_profile, parse_set
@@ -108,11 +156,12 @@ def bench(methods, encoder, dataset, data_option, out, checkpoints, profile, ove
     res = run_bench(names, one_dataset(dataset, data_option), out, prof, encoder, checkpoints, device, data_scale,
                     log=lambda msg: click.echo(msg, err=True),
                     train_progress=lambda label: tqdm_progress(f"train {label}", True),
-                    test_progress=lambda label: tqdm_progress(f"test {label}", False))
+                    test_progress=lambda label: tqdm_progress(f"test {label}", False),
+                    method_args=_bench_method_args(method_args, names), test_data=test_data)
     for line in res.skipped:
         click.echo(f"skipped {line}")
     for r in res.rows:
-        click.echo(f"{r.method:>14} {r.encoder:>5} x{r.scale:<4g} {r.n_images:3d} images  "
+        click.echo(f"{res.label(r):>18} x{r.scale:<4g} {r.n_images:3d} images  "
                    f"PSNR-Y {r.psnr_y:.3f} dB  SSIM-Y {r.ssim_y:.4f}")
     click.echo(f"wrote {res.out_dir / 'results.md'}, results.csv, results.tex, psnr_vs_scale.png, crops.png")
 

@@ -1,7 +1,9 @@
 """Checkpoints that carry their own spec, so a model is rebuilt from the file alone.
 
 Format: a torch file holding {"format": "ddir-kit-checkpoint", "version": 1, "spec": model.spec,
-"state_dict": weights, "extra": extra}. Loaded with ``torch.load(weights_only=True)``, which
+"state_dict": weights, "extra": extra}. The spec of a method from outside the kit records its
+import path and constructor arguments ({"method", "target", "form", ...}): the file rebuilds it
+wherever that module imports. Loaded with ``torch.load(weights_only=True)``, which
 unpickles only tensors and plain containers, never arbitrary objects.
 """
 
@@ -48,7 +50,10 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> tuple[nn.Module, di
     except Exception as e:  # noqa: BLE001 - any unpickling failure means "not a checkpoint we can read safely"
         raise DdirKitError(f"not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:120]})", path) from e
     if isinstance(payload, dict) and payload.get("format") == FORMAT:
-        model = make_model(**payload["spec"])
+        try:
+            model = make_model(**payload["spec"])
+        except DdirKitError as e:
+            raise DdirKitError(f"cannot rebuild the model this checkpoint holds: {e.reason}", path) from None
         _load_state(model, payload["state_dict"], path)
         extra = payload.get("extra", {})
     elif isinstance(payload, dict) and isinstance(payload.get("model"), dict) and "sd" in payload["model"]:

@@ -22,6 +22,7 @@ from ..devices import resolve_device
 from ..errors import DdirKitError
 
 from .bicubic import BicubicUpsampler
+from .method_interface import ImageMethod, QueryMethod
 from .coords import Box, axis_coords, lr_index
 
 DEFAULT_MEMORY_BYTES = 2 * 1024 ** 3
@@ -63,6 +64,8 @@ def upscale(model: torch.nn.Module, lr: torch.Tensor, out_size: tuple[int, int],
                 if progress:
                     progress(out_h * out_w, out_h * out_w)
                 return out
+            if isinstance(model, (ImageMethod, QueryMethod)):
+                return upscale_outside(model, lr, (out_h, out_w), budget, progress, tile_px).clamp_(0, 1)
             device = next(model.parameters()).device
             lr_n = model.normalise(lr.to(device=device, dtype=torch.float32))
             h, w = lr_n.shape[-2:]
@@ -173,6 +176,70 @@ def plan_tiles(model, lr_hw: tuple[int, int], budget_bytes: int, tile_px: int | 
         tile_px = max(16, side)
     return [Box(y, min(h, y + tile_px), x, min(w, x + tile_px))
             for y in range(0, h, tile_px) for x in range(0, w, tile_px)]
+
+
+def upscale_outside(model, lr: torch.Tensor, out_hw: tuple[int, int], budget: int,
+                    progress: Callable[[int, int], None] | None, tile_px: int | None = None) -> torch.Tensor:
+    """An image-form or outside query-form method (method_interface.py) on one image, unclamped:
+    (3, H, W) on lr's device.
+
+    Query form: the queries are decoded in chunks; with ``receptive_radius_px`` declared the LR
+    image is cut into tiles (each widened by the radius plus the one pixel a corner lookup
+    reaches) and every query is asked of its tile in the tile's own coordinates, so the tiles
+    give the untiled result (to float rounding); without it the whole image is encoded once
+    (``encode``/``decode`` when the model has them, else forward per chunk). Image form: the
+    whole image at once (its own forward decides how it spends memory)."""
+    device = next(model.parameters()).device
+    x = lr.to(device=device, dtype=torch.float32)
+    out_h, out_w = out_hw
+    if isinstance(model, ImageMethod):
+        out = model.upscale_image(x, (out_h, out_w))[0]
+        if progress:
+            progress(out_h * out_w, out_h * out_w)
+        return out.to(lr.device)
+    h, w = x.shape[-2:]
+    ys, xs = axis_coords(out_h, device=device), axis_coords(out_w, device=device)
+    radius = model.receptive_radius_px
+    if radius is None:
+        boxes, halo = [Box(0, h, 0, w)], 0
+    else:
+        side = tile_px or max(16, int(math.sqrt(budget * _ENCODE_SHARE / _OUTSIDE_BYTES_PER_LR_PX)))
+        boxes = [Box(y, min(h, y + side), x0, min(w, x0 + side)) for y in range(0, h, side) for x0 in range(0, w, side)]
+        halo = radius + 1
+    chunk = max(1, int(budget * (1 - _ENCODE_SHARE)) // _OUTSIDE_BYTES_PER_QUERY)
+    counter = _Progress(out_h * out_w, progress)
+    out = torch.empty(3, out_h, out_w, dtype=torch.float32, device=device)
+    row_owner, col_owner = lr_index(ys, h), lr_index(xs, w)
+    for box in boxes:
+        r0, r1 = _owned(row_owner, box.y0, box.y1)
+        c0, c1 = _owned(col_owner, box.x0, box.x1)
+        if r0 == r1 or c0 == c1:
+            continue
+        crop = box.grow(halo, (h, w))
+        whole = crop == Box(0, h, 0, w)
+        features = model.encode(x[..., crop.y0:crop.y1, crop.x0:crop.x1])
+        # a query's coordinates and cell in the crop's own [-1, 1] frame
+        ly = ys if whole else _to_crop(ys, h, crop.y0, crop.height_px)
+        lx = xs if whole else _to_crop(xs, w, crop.x0, crop.width_px)
+        cell = torch.tensor([2.0 / out_h * h / crop.height_px, 2.0 / out_w * w / crop.width_px], device=device)
+        rows_per_chunk = max(1, chunk // (c1 - c0))
+        for ra in range(r0, r1, rows_per_chunk):
+            rb = min(r1, ra + rows_per_chunk)
+            coord = torch.stack(torch.meshgrid(ly[ra:rb], lx[c0:c1], indexing="ij"), dim=-1).view(1, -1, 2)
+            rgb = model.decode(features, coord, cell.expand(1, coord.shape[1], 2))
+            out[:, ra:rb, c0:c1] = rgb[0].t().reshape(3, rb - ra, c1 - c0)
+            counter.add((rb - ra) * (c1 - c0))
+    return out.to(lr.device)
+
+
+# rough costs for methods from outside, whose memory the kit cannot estimate
+_OUTSIDE_BYTES_PER_LR_PX = 4096
+_OUTSIDE_BYTES_PER_QUERY = 16384
+
+
+def _to_crop(c: torch.Tensor, n: int, lo: int, n_crop: int) -> torch.Tensor:
+    """Coordinates on [-1, 1] of an axis of n pixels -> those of pixels [lo, lo + n_crop)."""
+    return (((c.double() + 1) * n / 2 - lo) * 2 / n_crop - 1).to(c.dtype)
 
 
 def _owned(owner: torch.Tensor, lo: int, hi: int) -> tuple[int, int]:
