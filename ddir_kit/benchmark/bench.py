@@ -30,7 +30,7 @@ from ..errors import DdirKitError
 from ..fileio import sha256_file
 from ..photo.photo_io import read_photo
 from ..scales import scale_tag
-from .datasets import SRDataset, load_pair, open_dataset
+from .datasets import SRDataset, open_dataset
 from .distributed import DistContext, barrier, init_distributed
 from .evaluation import evaluate_model, summarize
 from .metrics import get_protocol
@@ -174,7 +174,7 @@ def run_bench(methods: list[str], data: str | Path | SRDataset, out_dir: str | P
                     skipped.append(f"train {label}: kept, {run_dir / 'model.pt'} is finished")
                     weights = f"trained here ({run_dir.name}/model.pt, kept from an earlier run)"
                 else:
-                    if not ds.train:
+                    if not ds.train and not ds.train_hr:
                         raise DdirKitError(f"no checkpoint for {label} and no Train split to train it on", ds.root)
                     resuming = (run_dir / "state.pt").is_file()
                     log(f"{'resuming' if resuming else 'training'} {label} -> {run_dir}")
@@ -260,6 +260,9 @@ def _frac(ds: SRDataset, scale: float):
 
 def _write_reports(out_dir, ds, test_ds, rows, profile, protocol, timings, figure, infos, names) -> None:
     train_scales = [float(s) for s in ds.train_scales]
+    if ds.bicubic:  # trained at every scale of the range
+        lo, hi = profile.bicubic_scales
+        train_scales = [float(s) for s in test_ds.test_scales if lo <= s <= hi]
     test_scales = [float(s) for s in test_ds.test_scales]
     write_results_csv(out_dir / "results.csv", rows)
     timing_text = {k: tuple("-" if v is None else v for v in t) for k, t in timings.items()}
@@ -272,7 +275,7 @@ def _write_reports(out_dir, ds, test_ds, rows, profile, protocol, timings, figur
     # Figure 4 style: the first test image at the largest test scale
     s = max(test_ds.test)
     pair = test_ds.test[s][0]
-    _lr, hr = load_pair(pair, test_ds.lr_stored_at_hr_size)
+    _lr, hr = test_ds.load_pair(pair)
     preds, psnrs = {}, {}
     for label, by_scale in figure.items():
         if float(s) not in by_scale:

@@ -18,6 +18,18 @@ def to_uint8(rgb: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
 
 
+def load_hr_cache(ds: SRDataset, progress=None) -> list[np.ndarray]:
+    """The HR-only training images of a bicubic dataset as uint8 arrays."""
+    from ..photo.photo_io import read_photo
+
+    out = []
+    for i, path in enumerate(ds.train_hr):
+        out.append(to_uint8(read_photo(path).rgb))
+        if progress:
+            progress(i + 1, len(ds.train_hr))
+    return out
+
+
 def load_cache(ds: SRDataset, split: str = "Train",
                progress=None) -> dict[Fraction, list[tuple[np.ndarray, np.ndarray]]]:
     """Every pair of a split as uint8 (LR, HR) arrays, by scale: the in-memory training cache
@@ -28,7 +40,7 @@ def load_cache(ds: SRDataset, split: str = "Train",
     for s in sorted(pairs):
         out[s] = []
         for p in pairs[s]:
-            lr, hr = load_pair(p, ds.lr_stored_at_hr_size)
+            lr, hr = ds.load_pair(p)
             out[s].append((to_uint8(lr), to_uint8(hr)))
             done += 1
             if progress:

@@ -19,7 +19,7 @@ import torch
 from ..photo.photo_io import write_png
 from ..errors import DdirKitError
 from ..scales import scale_tag
-from .datasets import SRDataset, load_pair
+from .datasets import SRDataset
 from .distributed import DistContext, gather_to_main
 from .metrics import ImageScore, score_pair
 
@@ -56,7 +56,7 @@ def evaluate_model(model: torch.nn.Module, ds: SRDataset, scales=None, protocol:
     model.eval()
     scores = []
     for k, (s, i, pair) in enumerate(mine):
-        lr, hr = load_pair(pair, ds.lr_stored_at_hr_size)
+        lr, hr = ds.load_pair(pair)
         lr_t = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1))).to(device)
         with torch.no_grad():
             sr = upscale(model, lr_t, out_size=hr.shape[:2], max_memory_bytes=max_memory_bytes)

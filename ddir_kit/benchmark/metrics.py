@@ -12,6 +12,13 @@ defaults). Three protocols:
 - ``realsr``: MATLAB-style as in RealSR's evaluation: both images rounded to 8 bit, Y from
   ``rgb2ycbcr`` of uint8 images (the BasicSR weights, then rounded to an integer as MATLAB's
   uint8 output is), ceil(s) pixels shaved, peak 255.
+- ``rgb``: PSNR on the three RGB channels of the float prediction clamped to [0, 1], ceil(s)
+  pixels shaved, peak 1 (the paper's Table 7 reports RGB PSNR; no official code defines its
+  shave on RealArbiSR: this one keeps the ``ddir`` protocol's).
+- ``div2k``: LIIF's ``calc_psnr(dataset='div2k')``: RGB as ``rgb``, ceil(s) + 6 pixels shaved.
+
+For the RGB protocols the "Y" of a score (ImageScore.psnr_y_db, ssim_y) is the RGB figure: SSIM
+is then the mean of the three channels' SSIMs.
 
 SSIM is Wang et al.'s (Gaussian window 11 x 11, sigma 1.5, K1 = 0.01, K2 = 0.03, "valid"
 region only) on the same Y channel, shave and peak as the PSNR of the protocol.
@@ -31,7 +38,7 @@ import numpy as np
 from ..errors import DdirKitError
 from ..scales import as_fraction
 
-PROTOCOLS = ("ddir", "basicsr", "realsr")
+PROTOCOLS = ("ddir", "basicsr", "realsr", "rgb", "div2k")
 
 
 @dataclass(frozen=True)
@@ -39,12 +46,17 @@ class Protocol:
     """How an SR image is compared with its ground truth."""
 
     name: str
-    y_weights: tuple[float, float, float]  # per unit of [0, 1] RGB, before the offset
+    y_weights: tuple[float, float, float] | None  # per unit of [0, 1] RGB, before the offset; None: RGB
     y_offset: float  # added to Y, in the units of ``peak``
     peak: float  # Y is computed in [0, peak] units; PSNR and SSIM use this peak
     quantize_8bit: bool  # round both images to 8 bit first
     round_y: bool  # round Y to an integer (MATLAB uint8 output)
     description: str
+    extra_shave_px: int = 0  # shaved beyond ceil(s)
+
+    @property
+    def channel(self) -> str:
+        return "RGB" if self.y_weights is None else "Y"
 
 
 _PROTOCOLS = {
@@ -57,6 +69,12 @@ _PROTOCOLS = {
     "realsr": Protocol("realsr", (65.481, 128.553, 24.966), 16.0, 255.0, True, True,
                        "PSNR-Y (RealSR, MATLAB rgb2ycbcr): 8-bit images, Y rounded to integers, "
                        "shave ceil(s), peak 255, mean of per-image PSNRs"),
+    "rgb": Protocol("rgb", None, 0.0, 1.0, False, False,
+                    "PSNR-RGB: float prediction clamped to [0,1], the three channels, shave ceil(s), peak 1, "
+                    "mean of per-image PSNRs"),
+    "div2k": Protocol("div2k", None, 0.0, 1.0, False, False,
+                      "PSNR-RGB (LIIF's DIV2K): float prediction clamped to [0,1], the three channels, "
+                      "shave ceil(s)+6, peak 1, mean of per-image PSNRs", extra_shave_px=6),
 }
 
 
@@ -67,17 +85,20 @@ def get_protocol(name: str) -> Protocol:
         raise DdirKitError(f"unknown protocol {name!r}; one of {', '.join(PROTOCOLS)}") from None
 
 
-def shave_px(scale: float | str | Fraction) -> int:
-    """Pixels removed from every side before scoring: ceil(s)."""
-    return math.ceil(as_fraction(scale))
+def shave_px(scale: float | str | Fraction, protocol: "Protocol | None" = None) -> int:
+    """Pixels removed from every side before scoring: ceil(s), plus the protocol's extra."""
+    return math.ceil(as_fraction(scale)) + (protocol.extra_shave_px if protocol is not None else 0)
 
 
 def y_channel(rgb: np.ndarray, protocol: Protocol | str) -> np.ndarray:
-    """HxWx3 float RGB in [0, 1] -> HxW float64 Y in [0, protocol.peak] units."""
+    """HxWx3 float RGB in [0, 1] -> HxW float64 Y in [0, protocol.peak] units (HxWx3 RGB for the
+    RGB protocols)."""
     p = get_protocol(protocol) if isinstance(protocol, str) else protocol
     img = np.clip(np.asarray(rgb, np.float64), 0.0, 1.0)
     if p.quantize_8bit:
         img = np.rint(img * 255.0) / 255.0
+    if p.y_weights is None:
+        return img * p.peak
     w = np.asarray(p.y_weights, np.float64)
     y = img @ w + p.y_offset
     if p.round_y:
@@ -91,7 +112,7 @@ def _prepare(sr: np.ndarray, hr: np.ndarray, scale, protocol: Protocol) -> tuple
         raise DdirKitError(f"SR image must be HxWx3, got shape {sr.shape}")
     if sr.shape != hr.shape:
         raise DdirKitError(f"SR image is {sr.shape[1]}x{sr.shape[0]} but HR is {hr.shape[1]}x{hr.shape[0]}")
-    b = shave_px(scale)
+    b = shave_px(scale, protocol)
     if sr.shape[0] <= 2 * b or sr.shape[1] <= 2 * b:
         raise DdirKitError(f"image {sr.shape[1]}x{sr.shape[0]} is too small to shave {b} px per side")
     ys, yh = y_channel(sr, protocol), y_channel(hr, protocol)
@@ -135,6 +156,9 @@ def ssim_y(sr: np.ndarray, hr: np.ndarray, scale, protocol: str = "ddir") -> flo
     ys, yh = _prepare(sr, hr, scale, p)
     if ys.shape[0] <= 10 or ys.shape[1] <= 10:
         raise DdirKitError(f"image too small for SSIM's 11x11 window after the shave: {ys.shape[1]}x{ys.shape[0]}")
+    if ys.ndim == 3:  # an RGB protocol: the mean of the channels' SSIMs
+        return float(np.mean([_ssim_gray(np.ascontiguousarray(ys[..., c]), np.ascontiguousarray(yh[..., c]), p.peak)
+                              for c in range(3)]))
     return _ssim_gray(ys, yh, p.peak)
 
 

@@ -24,6 +24,11 @@ class Profile:
     queries: int = 2304
     repeat: int = 20
     augment: bool = True
+    # the Train split's scales to sample from (empty: all of them); the paper's Table 5 trains
+    # on (2, 3, 4) only
+    train_scales: tuple = ()
+    # the scale range of bicubic-degradation training on HR-only datasets (LIIF's U[1, 4])
+    bicubic_scales: tuple = (1.0, 4.0)
     # optimisation
     batch: int = 16  # global batch, split across torch.distributed ranks
     epochs: int = 1000
@@ -53,7 +58,8 @@ class Profile:
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        d["learning_rate_milestones_epochs"] = list(self.learning_rate_milestones_epochs)
+        for key in ("learning_rate_milestones_epochs", "train_scales", "bicubic_scales"):
+            d[key] = list(d[key])
         return d
 
 
@@ -89,6 +95,16 @@ def _number(value):
     return value
 
 
+_SCALE_TUPLES = ("train_scales", "bicubic_scales")
+
+
+def _scale_value(name: str, v) -> float:
+    try:
+        return float(_number(v))
+    except (TypeError, ValueError):
+        raise DdirKitError(f"--set {name}: expected scales such as [2, 3, 4], got {v!r}") from None
+
+
 def _coerce(name: str, value, current):
     if isinstance(current, (int, float)) and not isinstance(current, bool):
         value = _number(value)
@@ -106,6 +122,8 @@ def _coerce(name: str, value, current):
         return float(value)
     if isinstance(current, tuple):
         items = value if isinstance(value, (list, tuple)) else [value]
+        if name in _SCALE_TUPLES:
+            return tuple(_scale_value(name, v) for v in items)
         return tuple(int(v) for v in items)
     if isinstance(current, dict):
         if not isinstance(value, dict):

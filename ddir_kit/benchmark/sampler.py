@@ -137,7 +137,7 @@ class TrainPatches(Dataset):
             "scale": torch.tensor(float(s)),
         }
         if self.config.deform_target:
-            from ..models.bicubic import pil_bicubic_uint8
+            from ..photo.resize import pil_bicubic_uint8
 
             # the augmented 8-bit LR crop through Pillow, as the official DDIR wrapper does
             up = pil_bicubic_uint8(lr_p, (hside, hside)).transpose(2, 0, 1).astype(np.float32) / 255.0

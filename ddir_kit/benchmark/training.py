@@ -29,15 +29,17 @@ import torch
 
 from ..errors import DdirKitError
 from ..fileio import atomic_path, atomic_write_text
-from .datasets import SRDataset, load_cache, open_dataset
+from .datasets import SRDataset, open_dataset
 from .cpu_allocator import keep_freed_memory
 from .distributed import DistContext, barrier, init_distributed
 from .profiles import Profile
 from .run_files import RunRecord
-from .sampler import SAMPLER_VERSION, BatchStream, SamplerConfig, TrainPatches, worker_init
+from .sampler import SAMPLER_VERSION, BatchStream, worker_init
+from .training_data import training_patches
 
 # Profile keys that change the arithmetic of training; a resume must keep them.
-_TRAINING_KEYS = ("lr_patch_px", "queries", "repeat", "augment", "batch", "epochs", "learning_rate",
+_TRAINING_KEYS = ("lr_patch_px", "queries", "repeat", "augment", "train_scales", "bicubic_scales", "batch",
+                  "epochs", "learning_rate",
                   "learning_rate_by_method", "learning_rate_milestones_epochs", "learning_rate_gamma", "seed",
                   "precision")
 
@@ -138,8 +140,6 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
         raise DdirKitError("an unfinished run is here; pass --resume to continue it or choose another --out", out_dir)
 
     ds = data if isinstance(data, SRDataset) else open_dataset(data, scale)
-    if not ds.train:
-        raise DdirKitError("dataset has no Train split to train on", ds.root)
     if ctx.device == "cpu":
         torch.set_num_threads(profile.torch_threads)
         keep_freed_memory()
@@ -152,21 +152,14 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
     model.to(ctx.device)
     spec = model.spec
 
-    record = RunRecord(method, encoder, profile, str(ds.root), ds.kind, tuple(float(s) for s in ds.train_scales),
-                       ctx.world, spec, SAMPLER_VERSION)
+    patches, trained_scales = training_patches(ds, model, profile)
+    image_form = getattr(model, "form", "query") == "image"
+    record = RunRecord(method, encoder, profile, str(ds.root), ds.kind, trained_scales, ctx.world, spec,
+                       SAMPLER_VERSION)
     run_json = out_dir / "run.json"
     if resume and run_json.is_file():
         _check_resume(RunRecord.read(run_json), record, run_json)
 
-    cache = load_cache(ds, "Train")
-    image_form = getattr(model, "form", "query") == "image"
-    if image_form and getattr(model, "scale", None) is not None:
-        cache = {s: v for s, v in cache.items() if float(s) == model.scale}
-        if not cache:
-            raise DdirKitError(f"no Train pairs at x{model.scale:g} to train this x{model.scale:g} model on", ds.root)
-    scfg = SamplerConfig(profile.lr_patch_px, profile.queries, profile.repeat, profile.augment,
-                         deform_target=bool(getattr(model, "uses_deform_target", False)), whole_hr=image_form)
-    patches = TrainPatches(cache, scfg, profile.seed)
     per_epoch = patches.epoch_length // profile.batch
     if per_epoch == 0:
         raise DdirKitError(f"an epoch of {patches.epoch_length} patches holds no batch of {profile.batch}; "
@@ -240,7 +233,7 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
     save(total)
     if ctx.is_main:
         extra = {"method": method, "encoder": encoder, "profile": profile.name, "iters": total,
-                 "train_scales": [float(s) for s in ds.train_scales], "dataset": str(ds.root)}
+                 "train_scales": list(trained_scales), "dataset": str(ds.root)}
         with atomic_path(model_path) as tmp:
             save_checkpoint(tmp, model, extra=extra)
     barrier(ctx)

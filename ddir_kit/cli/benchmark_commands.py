@@ -11,7 +11,7 @@ from ..errors import DdirKitError
 from .options import (FACTOR, PATH, SCALE, SIZE_PX, data_scale_option, dataset_input, device_option,
                       max_memory_option, one_dataset, scales_option, tqdm_progress)
 
-PROTOCOLS = ("ddir", "basicsr", "realsr")
+PROTOCOLS = ("ddir", "basicsr", "realsr", "rgb", "div2k")  # benchmark.metrics.PROTOCOLS
 ENCODERS = ("edsr", "rdn")
 
 

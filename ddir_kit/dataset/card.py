@@ -38,7 +38,7 @@ from .card_markdown import card_markdown
 from .card_measures import (BICUBIC, FIT_LOWPASS_LR_PX, SPLIT_SIGMA_PER_SCALE, interior_values, measure_pair)
 from .layout import SPLITS
 from .manifest import DATASET_FORMAT, MANIFEST, DatasetManifest
-from .open import load_pair_photos, open_dataset
+from .open import open_dataset
 
 CARD_FORMAT = "ddir-kit/card@1"
 CARD_JSON, CARD_MD, FIGURES_DIR = "card.json", "card.md", "figures"
@@ -117,7 +117,7 @@ def make_card(dataset: str | Path, out_dir: str | Path, aligned: str | Path | No
         table = ds.test if split == "Test" else ds.train
         for s in sorted(table):
             for pf in table[s]:
-                lr, hr = load_pair_photos(pf, ds.lr_stored_at_hr_size)
+                lr, hr = ds.load_pair_photos(pf)
                 m = measure_pair(lr.rgb, hr.rgb, s)
                 rel_hr, rel_lr = (str(p.relative_to(ds.root)) for p in (pf.hr, pf.lr))
                 hashes[rel_hr], hashes[rel_lr] = sha256_file(pf.hr), sha256_file(pf.lr)

@@ -2,10 +2,8 @@
 8-bit images, and the "bicubic" method.
 
 Two forms, because the reference code uses both:
-- ``pil_bicubic_uint8``: Pillow itself on an 8-bit image, 8-bit out (two separable passes,
-  each rounded and clipped to 8 bits). This is torchvision's ``Resize(size, BICUBIC)`` of a
-  ``ToPILImage`` image, which the official DDIR code uses for its deformation target, and what
-  most published bicubic baselines compute (PIL and MATLAB both return 8-bit images).
+- ``pil_bicubic_uint8`` (photo/resize.py): Pillow itself on an 8-bit image, 8-bit out, as the
+  official DDIR code makes its deformation target and most bicubic baselines are computed.
 - ``resize_bicubic``: the same kernel in float, unrounded: PyTorch's antialiased bicubic
   interpolation implements PIL's resampling (same kernel, support scaling and border
   renormalisation), for images of more than 8 bits and inside models.
@@ -17,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..photo.resize import pil_bicubic_uint8
 from .base import ModelOutput
 from .coords import lr_index
 
@@ -27,15 +26,6 @@ def resize_bicubic(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         return x.clone()
     return F.interpolate(x, size=tuple(int(s) for s in size), mode="bicubic", align_corners=False,
                          antialias=True)
-
-
-def pil_bicubic_uint8(img: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
-    """Resize an 8-bit H x W x 3 image to ``size_hw`` (height, width) with Pillow's BICUBIC."""
-    from PIL import Image
-
-    out = Image.fromarray(np.ascontiguousarray(img, dtype=np.uint8)).resize(
-        (int(size_hw[1]), int(size_hw[0])), Image.BICUBIC)
-    return np.asarray(out)
 
 
 def is_8bit(x: torch.Tensor) -> bool:
