@@ -16,7 +16,7 @@ ENCODERS = ("edsr", "rdn")
 
 
 def register_commands(cli: click.Group) -> None:
-    for command in (train, test, bench, score, upscale):
+    for command in (train, test, bench, score, upscale, reproduce):
         cli.add_command(command)
 
 
@@ -203,3 +203,49 @@ def upscale(image, checkpoint, out, scale, size_px, device, max_memory_bytes):
                           max_memory_bytes=max_memory_bytes, progress=progress)
     click.echo(f"wrote {result.out_path}: {result.out_size_px[0]}x{result.out_size_px[1]} "
                f"({result.bit_depth}-bit) from {result.in_size_px[0]}x{result.in_size_px[1]} with {result.method}")
+
+
+@click.command()
+@click.argument("experiment", required=False)
+@click.option("--list", "list_only", is_flag=True, help="name every experiment, one line each")
+@click.option("--data", type=PATH, default=None, help="RealArbiSR (or a dataset the kit built in its layout)")
+@click.option("--realsr", type=PATH, default=None, help="RealSR (version 3)")
+@click.option("--div2k", type=PATH, default=None, help="HR images only (DIV2K): bicubic degradation")
+@click.option("--out", type=PATH, default=None, help="the folder of every experiment's runs and tables")
+@click.option("--profile", default="paper", show_default=True,
+              help="paper (the official recipe, for GPUs), quick (2-core CPU, minutes), or a YAML file")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="override a profile key (repeatable)")
+@device_option()
+def reproduce(experiment, list_only, data, realsr, div2k, out, profile, overrides, device):
+    """Run one of the paper's experiments (table2 ... table7, fig1, or your own YAML file) and
+    write OUT/EXPERIMENT.md, .csv and .tex: the paper's table with this run's figures beside its
+    own. Experiments share their training runs under OUT/runs/ (docs/experiments.md)."""
+    from ..benchmark.experiments import DATASET_KEYS, experiment_names, load_experiment
+    from ..benchmark.profiles import load_profile, parse_set
+
+    if list_only:
+        from ..benchmark.training_cost import experiment_cost_text
+
+        for name in experiment_names():
+            exp = load_experiment(name)
+            needs = ", ".join(DATASET_KEYS[k] for k in exp.datasets())
+            click.echo(f"{name:7s} {exp.title}")
+            click.echo(f"        trains {exp.trains}; needs {needs}; {experiment_cost_text(exp)}")
+        return
+    if experiment is None:
+        raise DdirKitError("name an experiment (ddir-kit reproduce --list shows them) or give --list")
+    if out is None:
+        raise DdirKitError("--out DIR is required (where the runs and tables go)")
+    from ..benchmark.reproduce import run_experiment
+
+    exp = load_experiment(experiment)
+    prof = load_profile(profile, parse_set(overrides))
+    res = run_experiment(exp, {"realarbisr": data, "realsr": realsr, "div2k": div2k}, out, prof, device,
+                         log=lambda msg: click.echo(msg, err=True),
+                         train_progress=lambda label: tqdm_progress(f"train {label}", True),
+                         test_progress=lambda label: tqdm_progress(f"test {label}", False))
+    for line in res.kept:
+        click.echo(f"kept {line}")
+    click.echo(f"{exp.name}: {len(res.cells)} cells, trained {len(res.trained)} models "
+               f"({len(res.kept)} results kept from earlier runs)")
+    click.echo("wrote " + ", ".join(str(f) for f in res.files))
