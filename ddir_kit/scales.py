@@ -1,7 +1,7 @@
 """Scale factors as exact fractions, and the folder tags of the RealArbiSR layout.
 
 A scale such as 2.3 is 23/10: an aligned pair at that scale has LR sides that are multiples
-of 10 and HR sides exactly 23/10 of them (DESIGN.md, conventions). Tags write the decimal
+of 10 and HR sides exactly 23/10 of them (docs/conventions.md). Tags write the decimal
 point as ``dot``: 1.5 -> ``1dot5``, 2 -> ``2``, 2.25 -> ``2dot25``.
 """
 

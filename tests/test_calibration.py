@@ -1,6 +1,6 @@
 """Calibration building blocks on synthetic boards with exactly known geometry: detection,
 corner order, magnification, the scale(f) model, and the CLI's error paths, plan, check and
-pattern. The acceptance figures on the virtual camera are in test_calibration_virtual_camera.py."""
+pattern. The acceptance figures on the virtual camera are in test_calibrate_on_virtual_sweeps.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """PSNR-Y / SSIM-Y protocols and `ddir-kit score`, checked against an independent numpy
-implementation written from DESIGN.md's protocol text, on the real City100 pairs."""
+implementation written from the protocol's text (docs/protocols.md), on the real City100 pairs."""
 
 from __future__ import annotations
 

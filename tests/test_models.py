@@ -37,7 +37,7 @@ def _queries(n: int, hr_hw: tuple[int, int], seed: int = 0):
 
 EDSR_PARAMS = 1_220_416
 RDN_PARAMS = 21_973_952
-# MODELS.md: EDSR-LIIF 1.567 M, RDN-LIIF 22.32 M, EDSR-LTE 1.714 M, EDSR-CiaoSR 2.649 M,
+# docs/methods.md: EDSR-LIIF 1.567 M, RDN-LIIF 22.32 M, EDSR-LTE 1.714 M, EDSR-CiaoSR 2.649 M,
 # EDSR-DDIR 3.152 M, RDN-DDIR 44.66 M. RDN-LTE and RDN-CiaoSR follow as RDN + the decoder.
 EXPECTED_M = {
     ("edsr", "liif"): 1.567, ("rdn", "liif"): 22.32,
@@ -339,7 +339,7 @@ def test_loading_refuses_files_that_are_not_safe_checkpoints(tmp_path):
 
 
 def _public_keys(method: str, encoder: str, n_blocks: int, n_convs: int = 0) -> set[str]:
-    """The state-dict keys of the public code, spelled out from MODELS.md's names."""
+    """The state-dict keys of the public code, spelled out from the official code's names (docs/methods.md)."""
     def enc(prefix):
         if encoder == "edsr":
             keys = [f"{prefix}.head.0", f"{prefix}.body.{n_blocks}"]

@@ -1,9 +1,9 @@
 """PSNR-Y and SSIM-Y under named protocols.
 
-Every score carries the name of the protocol that produced it (STYLE.md: no hidden metric
-defaults). Three protocols:
+Every score carries the name of the protocol that produced it: no metric has hidden
+defaults (docs/protocols.md). Five protocols:
 
-- ``ddir`` (the paper's tables, DESIGN.md): prediction as float clamped to [0, 1] with no 8-bit
+- ``ddir`` (the paper's tables, docs/protocols.md): prediction as float clamped to [0, 1] with no 8-bit
   rounding; Y = (65.738 R + 129.057 G + 25.064 B) / 256 on [0, 1] values; ceil(s) pixels shaved
   from every side; PSNR with peak 1.
 - ``basicsr``: BasicSR's ``calculate_psnr(test_y_channel=True)``: both images rounded to 8 bit,
