@@ -32,8 +32,9 @@ class ReportRow:
     """One row of report.csv. status: 'ok', 'rejected', 'failed' (no pair.json: unreadable input
     or no HR photo) or, in a run's own report, 'skipped'. scale: nominal (None for a scene that
     could not be used). hr_crop [x0, y0, w, h], HR px; lr_size (w, h). residual_median_abs and
-    zncc: the global fit's (green, 0..255). local_bad_tiles: the local check's bad-tile grid
-    (rows of 0/1). local_shift_max_px: largest tile shift, LR px. seconds: registration time."""
+    zncc: the global fit's (green, 0..255). local_bad_tiles: how many tiles the local check found
+    bad (reports of earlier releases hold the bad-tile grid itself, rows of 0/1, and read back as
+    that). local_shift_max_px: largest tile shift, LR px. seconds: registration time."""
 
     scene: str
     scale: float | None = None
@@ -44,7 +45,7 @@ class ReportRow:
     lr_size: tuple[int, int] | None = None
     residual_median_abs: float | None = None
     zncc: float | None = None
-    local_bad_tiles: list | None = None
+    local_bad_tiles: int | list | None = None
     local_shift_max_px: float | None = None
     coarse_method: str = ""
     seconds: float | None = None
@@ -54,7 +55,7 @@ class ReportRow:
         res, local = rec.residual, rec.local_shift
         return cls(scene, float(rec.scale), rec.status, rec.reason, _round(rec.scale_measured, 5), rec.hr_crop,
                    rec.lr_size, res.median_abs if res else None, res.zncc_best90 if res else None,
-                   local.bad if local else None, _round(local.shift_max_px if local else None, 3),
+                   local.bad_tiles if local else None, _round(local.shift_max_px if local else None, 3),
                    (rec.coarse.method if rec.coarse else None) or "", rec.total_seconds)
 
     def skipped(self, reason: str) -> "ReportRow":
