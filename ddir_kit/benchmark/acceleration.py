@@ -102,18 +102,22 @@ def auto_workers(device_type: str, torch_threads: int, cpus: int | None = None, 
 
 
 @contextlib.contextmanager
-def matmul_precision(acc: Acceleration):
-    """TF32 on or off for CUDA matrix products and cuDNN convolutions while training; the
-    process's settings are restored afterwards (evaluation keeps torch's)."""
+def cuda_settings(acc: Acceleration):
+    """While training on CUDA: TF32 on or off for matrix products and cuDNN convolutions, and
+    cuDNN's search for its fastest convolution algorithms (cudnn.benchmark: a training step's
+    shapes never change). The process's settings are restored afterwards (evaluation keeps
+    torch's)."""
     if acc.device_type != "cuda":
         yield
         return
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = acc.tf32
+    flags = torch.backends.cuda.matmul, torch.backends.cudnn
+    saved = flags[0].allow_tf32, flags[1].allow_tf32, flags[1].benchmark
+    flags[0].allow_tf32 = flags[1].allow_tf32 = acc.tf32
+    flags[1].benchmark = True
     try:
         yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+        flags[0].allow_tf32, flags[1].allow_tf32, flags[1].benchmark = saved
 
 
 def prepare_model(model: torch.nn.Module, acc: Acceleration) -> torch.nn.Module:

@@ -227,7 +227,7 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
     model.train()
     it = start
     losses = acceleration.LossReader(ctx, start + 1)
-    with acceleration.matmul_precision(acc):
+    with acceleration.cuda_settings(acc):
         for batch in loader:
             batch = acc.to_device(batch, ctx.device)
             with acc.autocast():
