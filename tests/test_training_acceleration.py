@@ -147,10 +147,11 @@ def test_channels_last_gives_the_contiguous_forward_loss_and_gradients(method):
         torch.testing.assert_close(gb, ga, rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("impl", ("foreach", "fused"))
-def test_every_adam_implementation_gives_plain_adams_weights(impl):
+@pytest.mark.parametrize("impl,channels_last", (("foreach", False), ("fused", False), ("fused", True)))
+def test_every_adam_implementation_gives_plain_adams_weights(impl, channels_last):
+    # both in the same memory format: only Adam's implementation differs
     torch.manual_seed(0)
-    ref = make_model("liif", "edsr", **SMALL)
+    ref = prepare_model(make_model("liif", "edsr", **SMALL), _acc(channels_last=channels_last))
     other = copy.deepcopy(ref)
     opts = {m: _acc(optimizer=name).adam(m.parameters(), 1e-3) for m, name in ((ref, "plain"), (other, impl))}
     for step in range(4):
@@ -310,6 +311,19 @@ def test_full_image_inference_is_the_same_in_any_query_chunk(method, monkeypatch
     for chunk in (37, 10 ** 6):
         monkeypatch.setattr(inference, "query_chunk", lambda *a, chunk=chunk, **k: chunk)
         torch.testing.assert_close(upscale(model, lr, (48, 56)), default, rtol=0, atol=1e-6)
+
+
+def test_the_gpu_benchmark_refuses_a_machine_without_cuda_in_one_line():
+    import subprocess
+    import sys
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is here")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_train_step.py"
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.strip().splitlines() == ["no CUDA device: the GPU figures need one (pass --cpu-smoke to run the "
+                                             "code paths on tiny shapes on this CPU)"]
 
 
 # -- CUDA -------------------------------------------------------------------------------------------
