@@ -266,7 +266,8 @@ def test_a_run_recorded_before_the_acceleration_keys_resumes_with_plain_adam(tmp
     today = load_profile("quick", {"lr_patch_px": 16, "queries": 64, "repeat": 2, "batch": 2, "epochs": 1,
                                    "learning_rate_milestones_epochs": [1], "precision": "bf16", "num_workers": 0})
     assert today.optimizer_impl == "auto"
-    new = RunRecord(old.method, old.encoder, today, old.dataset, old.dataset_kind, old.train_scales, 1, {})
+    new = RunRecord(old.method, old.encoder, today, old.dataset, old.dataset_kind, old.train_scales, 1,
+                    old.model_spec)
     profile, notes = _check_resume(old, new, tmp_path / "run.json")
     assert profile.optimizer_impl == "plain" and profile.batch == 2
     assert notes == ["profile optimizer_impl='plain' kept from the run (asked: 'auto')"]
@@ -275,13 +276,13 @@ def test_a_run_recorded_before_the_acceleration_keys_resumes_with_plain_adam(tmp
 def test_a_recorded_acceleration_key_is_part_of_the_resume_check(tmp_path):
     old = RunRecord.read(FIXTURES / "bench" / "run.json")
     recorded = RunRecord(old.method, old.encoder, old.profile, old.dataset, old.dataset_kind, old.train_scales, 1,
-                         {}, acceleration=plan(old.profile, DistContext()).to_dict())
+                         old.model_spec, acceleration=plan(old.profile, DistContext()).to_dict())
     recorded.write(tmp_path / "run.json")
     again = RunRecord.read(tmp_path / "run.json")
     assert again == recorded and again.acceleration["optimizer"] == "plain"
     for key, value in (("optimizer_impl", "fused"), ("channels_last", True), ("compile", True)):
         changed = RunRecord(old.method, old.encoder, replace(old.profile, **{key: value}), old.dataset,
-                            old.dataset_kind, old.train_scales, 1, {})
+                            old.dataset_kind, old.train_scales, 1, old.model_spec)
         with pytest.raises(DdirKitError, match=f"--resume with profile {key}="):
             _check_resume(again, changed, tmp_path / "run.json")
 
