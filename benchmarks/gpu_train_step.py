@@ -46,11 +46,13 @@ from pathlib import Path
 
 import harness
 
+from ddir_kit.benchmark.training_cost import EPOCHS, ITERATIONS_PER_EPOCH
+
 PAPER_SHAPES = (16, 48, 2304)  # batch, LR patch px, queries
 SMOKE_SHAPES = (2, 16, 64)
 # the smoke run's small EDSR (2 blocks of 16 channels), so every code path runs in about a minute
 SMOKE_ENCODER = {"n_resblocks": 2, "n_feats": 16}
-PAPER_STEPS = 1000 * (200 * 20 // 16)  # epochs x iterations per epoch
+PAPER_STEPS = EPOCHS * ITERATIONS_PER_EPOCH["realarbisr"]  # 1000 x 250
 PRECISIONS = ("fp32", "tf32", "bf16")
 PARITY_DB = 0.05
 
