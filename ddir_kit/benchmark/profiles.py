@@ -42,9 +42,15 @@ class Profile:
     # "bf16": forward pass and loss under torch.autocast (weights, gradients and Adam stay
     # fp32); evaluation is always fp32. Off by default: it moves PSNR by tenths of a dB and
     # only pays on hardware with native bf16 (benchmarks/demo_training_length.py).
+    # "tf32": fp32 weights and activations, matrix products and convolutions in TF32 on CUDA
+    # (no effect on a CPU). "fp32" turns TF32 off on CUDA, convolutions included.
     precision: str = "fp32"
+    # how the step runs (benchmark/acceleration.py); the results agree to float rounding
+    channels_last: bool = False  # the convolutions' weights and the LR input in channels-last memory
+    optimizer_impl: str = "auto"  # Adam's kernels: auto (fused on CUDA, foreach on a CPU), foreach, fused, plain
+    compile: bool = False  # torch.compile the encoders and the decoder MLPs (off until measured faster)
     # machinery
-    num_workers: int = 2  # DataLoader worker processes per rank
+    num_workers: int | str = 2  # DataLoader worker processes per rank, or "auto" (from the CPUs it may use)
     torch_threads: int = 2  # per process, on CPU
     checkpoint_every_iters: int = 250
     log_every_iters: int = 10
@@ -65,7 +71,7 @@ class Profile:
 
 PROFILES = {
     "paper": Profile(
-        name="paper",
+        name="paper", num_workers="auto",
         notes="the official DDIR recipe: 48 px LR crops at even offsets, 2304 queries, batch 16, Adam 2e-4 "
               "(LIIF, LTE and CiaoSR 1e-4, as their official configs), 1000 epochs of each image x20, learning "
               "rate halved at epochs 200/400/600/800"),
@@ -132,7 +138,13 @@ def _coerce(name: str, value, current):
     return str(value)
 
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "tf32")
+OPTIMIZER_IMPLS = ("auto", "foreach", "fused", "plain")
+_CHOICES = {"precision": PRECISIONS, "optimizer_impl": OPTIMIZER_IMPLS}
+
+# The value a recorded profile (run.json, bench.json) takes for a key it lacks because it was
+# written before the key existed: what that run did. Other missing keys take the default.
+BEFORE_THE_KEY = {"optimizer_impl": "plain"}
 
 # Names the keys had before the learning rate was spelt out; profile files, --set and run.json
 # files written with them still read.
@@ -157,11 +169,19 @@ def apply_overrides(profile: Profile, overrides: dict) -> Profile:
     for key, value in upgrade_keys(overrides).items():
         if key not in known or key == "name":
             raise DdirKitError(f"unknown profile key {key!r}; keys: {', '.join(k for k in known if k != 'name')}")
-        changes[key] = _coerce(key, value, getattr(profile, key))
-    precision = changes.get("precision", profile.precision)
-    if precision not in PRECISIONS:
-        raise DdirKitError(f"--set precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}")
+        changes[key] = _workers(value) if key == "num_workers" else _coerce(key, value, getattr(profile, key))
+    for key, choices in _CHOICES.items():
+        value = changes.get(key, getattr(profile, key))
+        if value not in choices:
+            raise DdirKitError(f"--set {key}: expected one of {', '.join(choices)}, got {value!r}")
     return replace(profile, **changes)
+
+
+def _workers(value) -> int | str:
+    value = _number(value)
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise DdirKitError(f"--set num_workers: expected auto or a whole number >= 0, got {value!r}")
 
 
 def parse_set(items: list[str] | tuple[str, ...]) -> dict:
@@ -201,6 +221,8 @@ def load_profile(name_or_path: str, overrides: dict | None = None) -> Profile:
 
 
 def profile_from_dict(d: dict) -> Profile:
-    d = dict(d)
+    """A profile as a run or bench record stored it (keys it lacks: ``BEFORE_THE_KEY``)."""
+    d = upgrade_keys(d)
     name = d.pop("name")
+    d = {**BEFORE_THE_KEY, **d}
     return replace(apply_overrides(Profile(name=name), d), name=name)

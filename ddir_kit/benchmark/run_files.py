@@ -9,12 +9,14 @@ Versions: run.json files without a ``format`` field are version 1 (written befor
 learning-rate keys were spelt out and before ``precision`` existed); they read as today's, with
 the old key names mapped and every later key at the value that reproduces what the run did.
 Their ``sampler`` is 1: the sampler before it took the official crop offsets and DDIR's 8-bit
-target.
+target. Profiles recorded before ``optimizer_impl`` existed read it as "plain" (the Adam they
+ran); a run.json without ``acceleration`` predates channels_last, optimizer_impl and compile,
+and a resume keeps the values its profile reads with (training.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DdirKitError
@@ -36,7 +38,9 @@ def _mapping(path: Path, what: str) -> dict:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """run.json. train_scales: the scales of the Train split the run sampled from."""
+    """run.json. train_scales: the scales of the Train split the run sampled from;
+    acceleration: the profile's acceleration keys as they applied on the run's device
+    (acceleration.Acceleration.to_dict; empty for runs recorded before it existed)."""
 
     method: str
     encoder: str
@@ -48,12 +52,13 @@ class RunRecord:
     model_spec: dict
     sampler: int = 1
     format: str = RUN_FORMAT
+    acceleration: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"format": self.format, "method": self.method, "encoder": self.encoder,
                 "profile": self.profile.to_dict(), "dataset": self.dataset, "dataset_kind": self.dataset_kind,
                 "train_scales": list(self.train_scales), "world_size": self.world_size,
-                "model_spec": self.model_spec, "sampler": self.sampler}
+                "model_spec": self.model_spec, "sampler": self.sampler, "acceleration": self.acceleration}
 
     def write(self, path: str | Path) -> Path:
         return atomic_write_json(path, self.to_dict())
@@ -68,7 +73,7 @@ class RunRecord:
                        dataset_kind=str(d.get("dataset_kind", "")),
                        train_scales=tuple(float(s) for s in d.get("train_scales", ())),
                        world_size=int(d.get("world_size", 1)), model_spec=dict(d.get("model_spec", {})),
-                       sampler=int(d.get("sampler", 1)))
+                       sampler=int(d.get("sampler", 1)), acceleration=dict(d.get("acceleration") or {}))
         except (KeyError, TypeError, ValueError) as e:
             raise DdirKitError(f"run record lacks or mangles a field ({type(e).__name__}: {e})", path) from None
         except DdirKitError as e:

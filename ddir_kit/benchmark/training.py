@@ -11,6 +11,10 @@ A run folder holds:
 The sampler draws every sample from (seed, epoch, index) alone (sampler.py), so the loader's
 state is the next iteration number; with the model, Adam, the scheduler and the global RNGs
 restored, a resumed run repeats exactly the arithmetic of an uninterrupted one.
+
+How the step uses the hardware (precision, memory format, Adam's kernels, compile, workers)
+is set up by acceleration.py; the loss is read from the device only at logged iterations and
+checkpoints, so a step never waits for the host.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import io
 import math
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -29,6 +33,7 @@ import torch
 
 from ..errors import DdirKitError
 from ..fileio import atomic_path, atomic_write_text
+from . import acceleration
 from .datasets import SRDataset, open_dataset
 from .cpu_allocator import keep_freed_memory
 from .distributed import DistContext, barrier, init_distributed
@@ -41,7 +46,10 @@ from .training_data import training_patches
 _TRAINING_KEYS = ("lr_patch_px", "queries", "repeat", "augment", "train_scales", "bicubic_scales", "batch",
                   "epochs", "learning_rate",
                   "learning_rate_by_method", "learning_rate_milestones_epochs", "learning_rate_gamma", "seed",
-                  "precision")
+                  "precision", "channels_last", "optimizer_impl", "compile")
+# Those of them that came later: a run recorded before them (no "acceleration" in its run.json)
+# resumes with the values it ran with, whatever today's profile says.
+_ACCELERATION_KEYS = ("channels_last", "optimizer_impl", "compile")
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,7 @@ class TrainSummary:
     seconds: float
     resumed_at_iter: int | None
     skipped: bool = False
+    notes: tuple[str, ...] = ()  # one line each: a profile key that could not apply here, or was kept by a resume
 
 
 ProgressFn = Callable[[int, int, float], None]  # (iteration done, total, loss)
@@ -86,8 +95,10 @@ def _write_log(path: Path, rows: list) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
-def _check_resume(old: RunRecord, new: RunRecord, run_json: Path) -> None:
-    """A resumed run must keep everything that changes its arithmetic."""
+def _check_resume(old: RunRecord, new: RunRecord, run_json: Path) -> tuple[Profile, list[str]]:
+    """A resumed run must keep everything that changes its arithmetic. Returns the profile to
+    resume with: ``new``'s, with the acceleration keys of a run recorded before they existed
+    taken from the run; and a note for each of those that differed."""
     for key in ("method", "encoder"):
         if getattr(old, key) != getattr(new, key):
             raise DdirKitError(f"--resume with {key} {getattr(new, key)!r} but the run used {getattr(old, key)!r}",
@@ -98,11 +109,16 @@ def _check_resume(old: RunRecord, new: RunRecord, run_json: Path) -> None:
         raise DdirKitError(f"the run was started by an earlier release whose training sampler (version {old.sampler}) "
                            f"draws other samples than today's (version {new.sampler}); start it again in a new "
                            "--out folder", run_json)
+    kept = {key: getattr(old.profile, key) for key in _ACCELERATION_KEYS} if not old.acceleration else {}
+    notes = [f"profile {key}={_plain(value)!r} kept from the run (asked: {_plain(getattr(new.profile, key))!r})"
+             for key, value in kept.items() if value != getattr(new.profile, key)]
+    profile = replace(new.profile, **kept)
     for key in _TRAINING_KEYS:
-        used, wanted = getattr(old.profile, key), getattr(new.profile, key)
+        used, wanted = getattr(old.profile, key), getattr(profile, key)
         if used != wanted:
             raise DdirKitError(f"--resume with profile {key}={_plain(wanted)!r} but the run used {_plain(used)!r}",
                                run_json)
+    return profile, notes
 
 
 def _plain(value):
@@ -157,8 +173,13 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
     record = RunRecord(method, encoder, profile, str(ds.root), ds.kind, trained_scales, ctx.world, spec,
                        SAMPLER_VERSION)
     run_json = out_dir / "run.json"
+    notes = []
     if resume and run_json.is_file():
-        _check_resume(RunRecord.read(run_json), record, run_json)
+        profile, notes = _check_resume(RunRecord.read(run_json), record, run_json)
+    acc = acceleration.plan(profile, ctx)
+    notes += acc.notes
+    record = replace(record, profile=profile, acceleration=acc.to_dict())
+    acceleration.prepare_model(model, acc)
 
     per_epoch = patches.epoch_length // profile.batch
     if per_epoch == 0:
@@ -166,7 +187,7 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
                            "lower --set batch or raise --set repeat", ds.root)
     total = per_epoch * profile.epochs
 
-    opt = torch.optim.Adam(model.parameters(), lr=profile.learning_rate_for(method))
+    opt = acc.adam(model.parameters(), profile.learning_rate_for(method))
     sched = torch.optim.lr_scheduler.MultiStepLR(
         opt, milestones=[m * per_epoch for m in profile.learning_rate_milestones_epochs],
         gamma=profile.learning_rate_gamma)
@@ -189,9 +210,8 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
     stream = BatchStream(patches.epoch_length, profile.batch, profile.seed, total, start, ctx.rank, ctx.world,
                          numbered=image_form)
     loader = torch.utils.data.DataLoader(
-        patches, batch_sampler=stream, num_workers=profile.num_workers,
-        worker_init_fn=worker_init if profile.num_workers else None,
-        pin_memory=ctx.device.startswith("cuda"))
+        patches, batch_sampler=stream, num_workers=acc.num_workers,
+        worker_init_fn=worker_init if acc.num_workers else None, pin_memory=acc.pin_memory)
 
     def save(next_iter: int) -> None:
         if ctx.is_main:
@@ -202,34 +222,33 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
             _write_log(log_path, rows)
         barrier(ctx)
 
-    autocast = torch.autocast(ctx.device.split(":")[0], dtype=torch.bfloat16, enabled=profile.precision == "bf16")
     t0 = time.monotonic()
-    loss_value = math.nan
+    loss_value = math.nan  # the last loss read from the device (progress shows it)
     model.train()
     it = start
-    for batch in loader:
-        batch = {k: v.to(ctx.device, non_blocking=True) for k, v in batch.items()}
-        with autocast:
-            loss = step_loss(net, model, batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        it += 1
-        loss_t = loss.detach()
-        if ctx.active:
-            torch.distributed.all_reduce(loss_t)
-            loss_t /= ctx.world
-        loss_value = float(loss_t)
-        if not math.isfinite(loss_value):
-            raise DdirKitError(f"training diverged at iteration {it} (loss {loss_value})", out_dir)
-        if it % profile.log_every_iters == 0 or it == total:
-            rows.append((it, (it - 1) // per_epoch + 1, f"{loss_value:.6f}", f"{sched.get_last_lr()[0]:.3g}",
-                         f"{elapsed0 + time.monotonic() - t0:.1f}"))
-        if progress and ctx.is_main:
-            progress(it, total, loss_value)
-        if it % profile.checkpoint_every_iters == 0 and it < total:
-            save(it)
+    losses = acceleration.LossReader(ctx, start + 1)
+    with acceleration.cuda_settings(acc):
+        for batch in loader:
+            batch = acc.to_device(batch, ctx.device)
+            with acc.autocast():
+                loss = step_loss(net, model, batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            it += 1
+            losses.add(loss)
+            logged = it % profile.log_every_iters == 0 or it == total
+            checkpoint = it % profile.checkpoint_every_iters == 0
+            if logged or checkpoint:
+                loss_value = losses.read(it, out_dir)
+            if logged:
+                rows.append((it, (it - 1) // per_epoch + 1, f"{loss_value:.6f}", f"{sched.get_last_lr()[0]:.3g}",
+                             f"{elapsed0 + time.monotonic() - t0:.1f}"))
+            if progress and ctx.is_main:
+                progress(it, total, loss_value)
+            if checkpoint and it < total:
+                save(it)
     save(total)
     if ctx.is_main:
         extra = {"method": method, "encoder": encoder, "profile": profile.name, "iters": total,
@@ -237,4 +256,5 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
         with atomic_path(model_path) as tmp:
             save_checkpoint(tmp, model, extra=extra)
     barrier(ctx)
-    return TrainSummary(out_dir, model_path, total, loss_value, elapsed0 + time.monotonic() - t0, resumed_at)
+    return TrainSummary(out_dir, model_path, total, loss_value, elapsed0 + time.monotonic() - t0, resumed_at,
+                        notes=tuple(notes))

@@ -31,8 +31,14 @@ _ENCODE_SHARE = 0.6  # of the budget for one tile's encoder activations and maps
 # faster, and their per-layer tensors (queries x 4 corners x 256 floats) outgrow what the C
 # allocator recycles, so every chunk pays for fresh pages. Measured (1 thread, EDSR, 120x160 ->
 # 480x640): LIIF 30.7 -> 36.5 kpx/s, DDIR 15.7 -> 20.6 kpx/s with 2048 instead of the budget's chunk.
-# GPUs keep the budget's chunk: their caching allocator has no such cost.
+# GPUs have no such cost (their caching allocator recycles), and there fewer, bigger chunks
+# keep the device busy: a CUDA chunk takes up to half the device memory free once the region is
+# encoded (torch.cuda.mem_get_info, plus what torch's cache holds unused), and at least the
+# budget's chunk. Other devices keep the budget's chunk.
 MAX_CPU_CHUNK_QUERIES = 2048
+_CUDA_FREE_SHARE = 0.5
+# at most this many floats in one chunk's working set, so no tensor outgrows 32-bit indexing
+_MAX_CHUNK_FLOATS = 2 ** 31
 
 
 def upscale(model: torch.nn.Module, lr: torch.Tensor, out_size: tuple[int, int],
@@ -42,7 +48,8 @@ def upscale(model: torch.nn.Module, lr: torch.Tensor, out_size: tuple[int, int],
 
     lr: (3, h, w) or (1, 3, h, w) float in [0, 1]; out_size: (H, W) output pixels.
     max_memory_bytes: working-memory budget for activations (default 2 GiB); it picks the
-    tile size and the query chunk. tile_px forces LR tiles of that side (tests).
+    tile size and the query chunk (on CUDA the chunk grows into free device memory:
+    ``query_chunk``). tile_px forces LR tiles of that side (tests).
     progress(done, total) is called with output pixels decoded so far.
     Returns (3, H, W) float32 clamped to [0, 1], on lr's device; computes on the model's device.
 
@@ -101,9 +108,6 @@ def _predict(model, lr_n: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, cell
     h, w = lr_n.shape[-2:]
     boxes = plan_tiles(model, (h, w), budget, tile_px)
     context = model.global_context(lr_n, boxes) if len(boxes) > 1 else None
-    chunk = max(1, int(budget * (1 - _ENCODE_SHARE)) // model.bytes_per_query())
-    if device.type == "cpu":
-        chunk = min(chunk, MAX_CPU_CHUNK_QUERIES)
     out = torch.empty(3, len(ys), len(xs), dtype=torch.float32, device=device)
     row_owner, col_owner = lr_index(ys, h), lr_index(xs, w)
     cell = torch.tensor(cell_hw, dtype=torch.float32, device=device)
@@ -113,6 +117,7 @@ def _predict(model, lr_n: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, cell
         if r0 == r1 or c0 == c1:
             continue
         state = model.encode_region(lr_n, box, context)
+        chunk = query_chunk(model.bytes_per_query(), budget, device)
         rows_per_chunk = max(1, chunk // (c1 - c0))
         for ra in range(r0, r1, rows_per_chunk):
             rb = min(r1, ra + rows_per_chunk)
@@ -122,6 +127,27 @@ def _predict(model, lr_n: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, cell
             progress.add((rb - ra) * (c1 - c0))
         del state
     return out
+
+
+def query_chunk(bytes_per_query: int, budget: int, device: torch.device, free_bytes: int | None = None) -> int:
+    """Queries decoded at once: the budget's share for queries on a CPU (at most
+    ``MAX_CPU_CHUNK_QUERIES``); on CUDA as many as half the free device memory holds
+    (``free_bytes``, default: measured now) if that is more."""
+    chunk = max(1, int(budget * (1 - _ENCODE_SHARE)) // bytes_per_query)
+    if device.type == "cpu":
+        return min(chunk, MAX_CPU_CHUNK_QUERIES)
+    if device.type == "cuda":
+        free = cuda_free_bytes(device) if free_bytes is None else free_bytes
+        roomy = min(int(free * _CUDA_FREE_SHARE), _MAX_CHUNK_FLOATS * 4) // bytes_per_query
+        chunk = max(chunk, roomy)
+    return chunk
+
+
+def cuda_free_bytes(device: torch.device) -> int:
+    """Bytes a CUDA device can still give this process: free in the driver plus what torch's
+    caching allocator holds reserved but unused."""
+    free, _total = torch.cuda.mem_get_info(device)
+    return int(free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device))
 
 
 def _predict_test_tiles(model, lr_n: torch.Tensor, tiles, lr_hw, out_hw, budget: int,
