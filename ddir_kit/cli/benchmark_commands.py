@@ -93,6 +93,8 @@ def train(method, encoder, method_args, dataset, data_option, out, resume, profi
                        method_args=_json_object(method_args, "--method-args"))
     if not _is_main_rank():
         return
+    for note in res.notes:
+        click.echo(f"note: {note}", err=True)
     if res.skipped:
         click.echo(f"skipped: {res.model_path} exists (finished run)")
     elif res.iters:
