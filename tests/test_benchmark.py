@@ -60,7 +60,7 @@ def test_city100_builder_makes_a_x2_9_realarbisr_dataset_with_9_train_and_3_test
     assert len(ds.train[Fraction(29, 10)]) == 9 and len(ds.test[Fraction(29, 10)]) == 3
     assert ds.unseen_scales == []
     lr, hr = load_pair(ds.test[Fraction(29, 10)][0])
-    assert lr.shape == (300, 420, 3) and hr.shape == (870, 1218, 3)
+    assert lr.shape == (140, 140, 3) and hr.shape == (406, 406, 3)  # pair 010, cut to 406 x 406 (uncut: 1218 x 870)
 
 
 def test_dataset_with_a_pair_not_at_its_scale_is_refused_naming_the_file(tmp_path):

@@ -33,8 +33,10 @@ def small_dataset(city100_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny") / "ds"
     for split, idx in (("Train", (1, 2)), ("Test", (3, 4))):
         for i in idx:
-            hr = cv2.imread(str(city100_dir / f"nikon_00{i}H.png"))[300:396, 500:628]
-            low = cv2.imread(str(city100_dir / f"nikon_00{i}L.png"))[300:396, 500:628]
+            # frame rows 300:396, cols 500:628; the shipped crops start at frame (200, 100), 004's at (230, 90)
+            y, x = (210, 270) if i == 4 else (200, 300)
+            hr = cv2.imread(str(city100_dir / f"nikon_00{i}H.png"))[y:y + 96, x:x + 128]
+            low = cv2.imread(str(city100_dir / f"nikon_00{i}L.png"))[y:y + 96, x:x + 128]
             for folder, img in (("HR2", hr), ("LR2", cv2.resize(low, (64, 48), interpolation=cv2.INTER_AREA))):
                 (root / split / folder).mkdir(parents=True, exist_ok=True)
                 cv2.imwrite(str(root / split / folder / f"p{i}.png"), img)

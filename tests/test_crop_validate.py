@@ -39,12 +39,13 @@ def aligned(city100_dir, tmp_path):
     """An aligned/ folder: five scenes at x2 and x2.5 (16-bit for one), plus a rejected pair."""
     root = tmp_path / "aligned"
     for k, scene in enumerate(SCENES):
-        img = cv2.imread(str(city100_dir / f"nikon_{k + 1:03d}H.png"), cv2.IMREAD_UNCHANGED)[100:400, 200:600]
+        # frame rows 100:400, cols 200:600 (for 004, whose crop starts at frame 230, 90: rows 90:390, cols 230:630)
+        img = cv2.imread(str(city100_dir / f"nikon_{k + 1:03d}H.png"), cv2.IMREAD_UNCHANGED)[0:300, 0:400]
         if scene == "scene_a":
             img = img.astype(np.uint16) * 257
         for s in SCALES:
             _write_pair(root / scene / f"x{str(float(s)).replace('.0', '').replace('.', 'dot')}", img, s)
-    img = cv2.imread(str(city100_dir / "nikon_012H.png"))[100:400, 200:600]
+    img = cv2.imread(str(city100_dir / "nikon_012H.png"))[0:300, 0:400]  # frame rows 100:400, cols 200:600
     _write_pair(root / "scene_f" / "x2", img, Fraction(2), status="rejected")
     return root
 

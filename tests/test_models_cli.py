@@ -25,7 +25,7 @@ def checkpoint(tmp_path_factory):
 @pytest.fixture(scope="module")
 def photo16(tmp_path_factory, city100_dir):
     """A 16-bit PNG crop of a real photo (RGB 40x30)."""
-    img = cv2.imread(str(city100_dir / "nikon_007L.png"), cv2.IMREAD_COLOR)[400:430, 600:640]
+    img = cv2.imread(str(city100_dir / "nikon_007L.png"), cv2.IMREAD_COLOR)[220:250, 310:350]  # frame 400:430, 600:640
     path = tmp_path_factory.mktemp("in") / "photo16.png"
     cv2.imwrite(str(path), img.astype(np.uint16) * 256 + 37)
     return path

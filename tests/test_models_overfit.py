@@ -28,7 +28,7 @@ def _pair(city100_dir, hr_side: int) -> tuple[torch.Tensor, torch.Tensor]:
     from the pair's L image by SCALE: (1, 3, n, n) and (1, 3, n/SCALE, n/SCALE) in [0, 1]."""
     hr = read_rgb(city100_dir / "nikon_004H.png")
     lo = read_rgb(city100_dir / "nikon_004L.png")
-    y, x, n = 300, 500, hr_side
+    y, x, n = 210, 270, hr_side  # frame row 300, column 500: the shipped crop starts at frame 230, 90
     lr = cv2.resize(lo[y:y + n, x:x + n], (n // SCALE, n // SCALE), interpolation=cv2.INTER_AREA)
     to_t = lambda a: torch.from_numpy(a.copy()).permute(2, 0, 1)[None]  # noqa: E731
     return to_t(hr[y:y + n, x:x + n]), to_t(lr)

@@ -101,7 +101,8 @@ def dataset(city100_dir, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ds") / "ds"
     for split, idx in (("Train", (1, 2)), ("Test", (3,))):
         for i in idx:
-            img = cv2.imread(str(city100_dir / f"nikon_00{i}H.png"))[200:440, 300:600]
+            # frame rows 100:340, cols 200:500: the shipped crops of 001-003 start at frame (200, 100)
+            img = cv2.imread(str(city100_dir / f"nikon_00{i}H.png"))[0:240, 0:300]
             for s in (Fraction(2), Fraction(5, 2), Fraction(3), Fraction(4)):
                 lw, lh = 60, 40
                 hr = cv2.resize(img, (int(lw * s), int(lh * s)), interpolation=cv2.INTER_AREA)

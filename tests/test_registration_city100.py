@@ -3,9 +3,9 @@ and photometric change applied to the LR; the map must come back within 0.1 LR p
 corner of the LR grid.
 
 The "LR photo" is rendered from the pair's L (its own capture at the short focal length) and
-registered against its H. L is not perfectly aligned to H (the City100 data README says so), so the
-truth folds in that residual: an ECC affine fit of L to H (H blurred by sigma 1.3, as the
-README measured it) over the same region of the frame.
+registered against its H. L is not perfectly aligned to H (tests/data/city100/README.md gives the
+residual per pair), so the truth folds in that residual: an ECC affine fit of L to H (H blurred by
+sigma 1.3, as that README measured it) over the same region of the frame.
 """
 
 from __future__ import annotations
@@ -23,8 +23,11 @@ from ddir_kit.registration.register_pair import RegistrationConfig, register_arr
 from ddir_kit.virtual_camera.synthetic_pair import (Photometric, apply_photometric, paste_object, perturbed_lr_to_hr,
                                                   render_lr_photo)
 
-# the central 800 x 600 of the 1218 x 870 frame keeps each registration well under a second
-X0, Y0, W, H = 209, 135, 800, 600
+# The central 720 x 540 of the 1218 x 870 frame (its origin at frame pixel 249, 165) keeps each
+# registration well under a second. The shipped crops of 004, 009 and 011 start at frame pixel
+# 230, 90 (tests/data/city100/README.md), so the region starts at 19, 75 in their files; they
+# hold every pixel the simulated LR photos below read.
+X0, Y0, W, H = 19, 75, 720, 540
 
 
 @lru_cache(maxsize=None)
@@ -56,7 +59,7 @@ def make_case(city100_dir, pid: str, scale=2.0, occluder: float = 0.0, lr_to_hr=
     g = perturbed_lr_to_hr(s, (W, H), (lw, lh)) if lr_to_hr is None else lr_to_hr
     lr = apply_photometric(render_lr_photo(l_img, (X0, Y0), g, s, (lw, lh)), photometric, seed)
     if occluder:
-        other = read_rgb(city100_dir / "nikon_010H.png")[100:500, 300:700]
+        other = read_rgb(city100_dir / "nikon_010H.png")[0:400, 0:400]  # frame rows 100:500, cols 300:700
         lr = paste_object(lr, other, occluder)
     # LR px -> crop coords (world = L) -> full L coords -> H coords (through W^-1) -> crop coords
     w_inv = invert_affine(_l_to_h_residual(city100_dir, pid))

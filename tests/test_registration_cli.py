@@ -18,13 +18,17 @@ from ddir_kit.cli import cli
 from ddir_kit.registration.pair_map import PairMap, corner_error_lr_px
 from ddir_kit.virtual_camera.synthetic_pair import Photometric, apply_photometric, perturbed_lr_to_hr, render_lr_photo
 
-X0, Y0, W, H = 300, 200, 480, 360
+# the region starts at frame pixel (300, 200) of the uncut photos: in the shipped crops of 004, 009
+# and 011 (which start at frame 230, 90) at (70, 110), in 007's (frame 290, 180) at (10, 20)
+REGION_XY = {"004": (70, 110), "009": (70, 110), "011": (70, 110), "007": (10, 20)}
+W, H = 480, 360
 
 
 def _write_scene(city100_dir, root, name, pid, scales, *, lr_from=None, bit_depth=8, seed=0):
     """A scene folder in the capture layout from one City100 H (the world seen by both shots)."""
     h_img = read_rgb(city100_dir / f"nikon_{pid}H.png")
     src = read_rgb(city100_dir / f"nikon_{lr_from or pid}H.png")
+    (X0, Y0), src_xy = REGION_XY[pid], REGION_XY[lr_from or pid]
     d = root / name
     write_png(d / "hr.png", h_img[Y0:Y0 + H, X0:X0 + W], bit_depth)
     truths = {}
@@ -32,7 +36,7 @@ def _write_scene(city100_dir, root, name, pid, scales, *, lr_from=None, bit_dept
         frac = Fraction(s).limit_denominator(10)
         lw, lh = int(W / frac), int(H / frac)
         g = perturbed_lr_to_hr(float(frac), (W, H), (lw, lh), shift_lr_px=(0.8, -0.6))
-        lr = apply_photometric(render_lr_photo(src, (X0, Y0), g, float(frac), (lw, lh)), Photometric(), seed)
+        lr = apply_photometric(render_lr_photo(src, src_xy, g, float(frac), (lw, lh)), Photometric(), seed)
         tag = str(s).replace(".", "dot")
         write_png(d / f"lr_x{tag}.png", lr, bit_depth)
         truths[tag] = PairMap(g)

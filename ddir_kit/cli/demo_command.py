@@ -33,24 +33,41 @@ def demo(out, seed, fast, keep_going, device, epochs, precision):
     import time
 
     from ..demo.config import demo_config
-    from ..demo.pipeline import STAGE_TITLES, run_demo
+    from ..demo.pipeline import STAGE_RESUMES, STAGE_TITLES, run_demo
     from ..demo.report import write_report
     from ..devices import resolve_device
 
     resolve_device(device)  # before minutes of stages, not at the bench
     config = demo_config(fast, seed, device, epochs, precision)
-    started = {}
+    started, redo = {}, set()
+
+    def on_plan(plan):
+        kept = [p.name for p in plan if p.action == "keep"]
+        redo.update(p.name for p in plan if p.action == "redo")
+        if kept or redo:
+            again = [p.name for p in plan if p.action != "keep"]
+            click.echo(f"resuming {out}: keeping {', '.join(kept) or 'no stage'} (finished in an earlier run); "
+                       f"running {', '.join(again) or 'nothing'}")
 
     def on_start(name):
         started[name] = time.monotonic()
-        click.echo(f"[{name:9s}] {STAGE_TITLES[name]} ...")
+        if name in redo:
+            keeps = STAGE_RESUMES[name]
+            again = f"keeps {keeps}" if keeps else "is redone whole"
+            click.echo(f"[{name:9s}] {STAGE_TITLES[name]} ... again: the earlier run did not finish it; it {again}")
+        else:
+            click.echo(f"[{name:9s}] {STAGE_TITLES[name]} ...")
 
     def on_end(o):
         figure = _stage_figure(o)
+        if o.status == "skipped":
+            click.echo(f"[{o.name:9s}] kept from an earlier run (it took {o.seconds:.0f} s then)"
+                       + (f": {figure}" if figure else ""))
+            return
         extra = f": {o.error}" if o.error else (f" ({figure})" if figure else "")
         click.echo(f"[{o.name:9s}] {o.status} in {o.seconds:.0f} s{extra}")
 
-    outcomes = run_demo(out, config, keep_going=keep_going, on_start=on_start, on_end=on_end)
+    outcomes = run_demo(out, config, keep_going=keep_going, on_start=on_start, on_end=on_end, on_plan=on_plan)
     report = write_report(out, config, outcomes)
     click.echo(f"report: {report}")
     failed = [o.name for o in outcomes if o.status in ("failed", "not run")]
@@ -67,8 +84,9 @@ def _stage_figure(o) -> str:
     if o.name == "capture":
         return f"{s.scenes_ok} scenes from {s.card_files} card files"
     if o.name == "register":
-        return (f"{s.ok} pairs, median corner error {s.median_corner_error_lr_px:.4f} LR px, "
-                f"{len(s.rejected)} rejected")
+        kept = s.counts.get("skipped", 0) if o.status == "done" else 0  # pairs an unfinished earlier run made
+        return (f"{s.ok} pairs" + (f" ({kept} kept from the earlier run)" if kept else "")
+                + f", median corner error {s.median_corner_error_lr_px:.4f} LR px, {len(s.rejected)} rejected")
     if o.name == "dataset":
         return f"{s.files} pairs of files, {len(s.test_scenes)} test scenes"
     if o.name == "bench":

@@ -36,7 +36,29 @@ class StageOutcome:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class StagePlan:
+    """What a run is about to do with a stage, before it starts.
+
+    action: 'run' (the folder's first run), 'keep' (finished in an earlier run: its record
+    and files are used as they are; earlier_seconds is the time it took then) or 'redo' (an
+    earlier run in this folder did not finish it: it runs again, and keeps what that run
+    finished inside it, STAGE_RESUMES)."""
+
+    name: str
+    action: str
+    earlier_seconds: float | None = None
+
+
 STAGES = ("calibrate", "capture", "register", "dataset", "bench")
+# What a stage run again keeps of an earlier, unfinished run (its library calls resume).
+STAGE_RESUMES = {
+    "calibrate": "the checkerboard detections already made",
+    "capture": "the scenes already ingested",
+    "register": "the pairs already registered",
+    "dataset": "",  # cut again whole: it takes seconds
+    "bench": "the methods already trained and tested",
+}
 STAGE_TITLES = {
     "calibrate": "virtual checkerboard sweep + calibrate",
     "capture": "virtual camera card + capture ingest",
@@ -49,16 +71,21 @@ STAGE_TITLES = {
 def run_demo(out: str | Path, config: DemoConfig, keep_going: bool = False,
              on_start: Callable[[str], None] | None = None,
              on_end: Callable[[StageOutcome], None] | None = None,
-             log: Callable[[str], None] | None = None) -> list[StageOutcome]:
+             log: Callable[[str], None] | None = None,
+             on_plan: Callable[[list[StagePlan]], None] | None = None) -> list[StageOutcome]:
     """Run every stage into ``out``; returns one outcome per stage.
 
     A stage that fails with DdirKitError stops the run (later stages need its files) unless
     ``keep_going``, which runs the later stages that do not depend on it. A rerun with the same
-    config resumes; a folder made with another config is refused.
+    config resumes; a folder made with another config is refused. on_plan: called once, before
+    the first stage, with what the run will keep and what it will run (again).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    resumed = (out / "demo.json").is_file()
     _claim(out, config)
+    if on_plan:
+        on_plan(_plan(out, resumed))
     log = log or (lambda _m: None)
     needs = {"capture": {"calibrate"}, "register": {"capture"}, "dataset": {"register"}, "bench": {"dataset"}}
     outcomes: dict[str, StageOutcome] = {}
@@ -88,6 +115,16 @@ def run_demo(out: str | Path, config: DemoConfig, keep_going: bool = False,
     for name in STAGES:
         outcomes.setdefault(name, StageOutcome(name, "not run", 0.0, None, "an earlier stage failed"))
     return [outcomes[n] for n in STAGES]
+
+
+def _plan(out: Path, resumed: bool) -> list[StagePlan]:
+    plan = []
+    for name in STAGES:
+        if stage_record_path(out, name).is_file():
+            plan.append(StagePlan(name, "keep", read_stage_record(out, name).seconds))
+        else:
+            plan.append(StagePlan(name, "redo" if resumed else "run"))
+    return plan
 
 
 def _claim(out: Path, config: DemoConfig) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
+from ..errors import DdirKitError
 from ..fileio import atomic_write_text
 from .config import DEFAULT, DemoConfig
 from .pipeline import STAGE_TITLES, StageOutcome
@@ -14,6 +15,12 @@ from .stage_records import BenchSummary, CalibrateSummary, CaptureSummary, Datas
 # Acceptance thresholds the report checks its own figures against (issue: demo).
 CALIBRATION_MAX_ERROR_MM = 0.15
 REGISTRATION_MEDIAN_MAX_LR_PX = 0.05
+# the status of a stage a rerun did not run again (StageOutcome status "skipped")
+KEPT = "kept from an earlier run"
+# The longer run the report suggests when the learned methods are under-trained, and what it
+# cost when it was measured (the default demo's scenes on an H200).
+LONGER_EPOCHS = 100
+LONGER_RUN_COST = "about four minutes on an H200, `benchmarks/results/demo_cuda_e100_report.md`"
 
 
 def write_report(out: str | Path, config: DemoConfig, outcomes: list[StageOutcome]) -> Path:
@@ -27,10 +34,10 @@ def write_report(out: str | Path, config: DemoConfig, outcomes: list[StageOutcom
              "(truth.json files beside its photos).", "",
              "| stage | status | time (s) |", "|---|---|---:|"]
     for o in outcomes:
-        status = o.status + (f": {o.error}" if o.error else "")
+        status = (KEPT if o.status == "skipped" else o.status) + (f": {o.error}" if o.error else "")
         lines.append(f"| {STAGE_TITLES[o.name]} | {status} | {o.seconds:.0f} |")
     lines += [f"| total | | {total:.0f} |", "",
-              "Times of stages marked *skipped* are those recorded when they ran.", ""]
+              f"Times of stages marked *{KEPT}* are those recorded when they ran.", ""]
     for name, section in (("calibrate", _calibration), ("capture", _capture), ("register", _registration),
                           ("dataset", _dataset), ("bench", _bench)):
         o = by_name[name]
@@ -137,7 +144,7 @@ def _bench(s: BenchSummary, cfg: DemoConfig, out: Path) -> list[str]:
     psnr = {(r.method, r.encoder, r.scale): r.psnr_y for r in rows}
     lines = [f"Profile `{s.profile}`" + (f" with overrides {s.overrides}" if s.overrides else "")
              + f": {s.profile_notes}.", "",
-             "PSNR-Y (dB), protocol `ddir` (DESIGN.md: Y of float predictions clamped to [0, 1], shave ceil(s), "
+             "PSNR-Y (dB), protocol `ddir` (docs/protocols.md: Y of float predictions clamped to [0, 1], shave ceil(s), "
              "mean of per-image PSNRs). Full tables: `bench/results.md`.", ""]
     seen = [x for x in scales if x in cfg.train_scales]
     unseen = [x for x in scales if x not in cfg.train_scales]
@@ -153,7 +160,7 @@ def _bench(s: BenchSummary, cfg: DemoConfig, out: Path) -> list[str]:
             label = m if e in ("-", "") else f"{e.upper()}-{m}"
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines += _verdicts(psnr, methods, scales, s.overrides.get("epochs", "the profile's"))
+    lines += _verdicts(psnr, methods, scales, _epochs(s))
     for fig, caption in (("bench/psnr_vs_scale.png", "PSNR-Y against scale"),
                          ("bench/crops.png", "Qualitative crops")):
         if (out / fig).is_file():
@@ -170,23 +177,41 @@ def _verdicts(psnr: dict, methods, scales, epochs) -> list[str]:
         for m, e in learned:
             wins = sum(psnr[(m, e, x)] > psnr[(*b, x)] for x in scales if (m, e, x) in psnr)
             all_beat &= wins == len(scales)
-            lines.append(f"- {m} beats bicubic at {wins} of {len(scales)} scales.")
+            lines.append(f"- {m} beats bicubic at {wins} of {_count(len(scales), 'scale')}.")
     ddir = [k for k in learned if k[0] == "ddir"]
     liif = [k for k in learned if k[0] == "liif"]
     if ddir and liif:
         d, l = ddir[0], liif[0]
         wins = sum(psnr[(*d, x)] > psnr[(*l, x)] for x in scales)
-        lines.append(f"- DDIR beats LIIF at {wins} of {len(scales)} scales.")
+        lines.append(f"- DDIR beats LIIF at {wins} of {_count(len(scales), 'scale')}.")
     if bic and not all_beat:
+        trained = _count(epochs, "epoch") if epochs else "the profile's epochs"
+        longer = (f"`ddir-kit demo --device cuda --epochs {LONGER_EPOCHS}` on a GPU to train each method "
+                  f"{LONGER_EPOCHS} epochs instead of {epochs} ({LONGER_RUN_COST}), and "
+                  if epochs and epochs < LONGER_EPOCHS else "")
         lines += ["", f"**The learned methods are under-trained here.** The profile above trains each method for "
-                  f"{epochs} epochs, far from the paper's 1000, and this run does not show the "
+                  f"{trained}, far from the paper's 1000, and this run does not show the "
                   "methods' quality or DDIR's margin over LIIF: it shows that every stage runs and what each "
-                  "costs. Comparisons between learned methods at this length of training mean little. Run "
-                  "`ddir-kit demo --device cuda --epochs 100` on a GPU to train ten times longer (about four "
-                  "minutes on an H200, `benchmarks/results/demo_cuda_e100_report.md`), and "
+                  f"costs. Comparisons between learned methods at this length of training mean little. Run {longer}"
                   "`ddir-kit bench --profile paper` for the paper's comparison. How the gap to bicubic "
                   "closes with longer training on a CPU: `benchmarks/demo_training_length.py`."]
     return lines + [""] if lines else []
+
+
+def _epochs(s: BenchSummary) -> int | None:
+    """Epochs each method trained in this run: the override, else the profile's own."""
+    if "epochs" in s.overrides:
+        return int(s.overrides["epochs"])
+    from ..benchmark.profiles import load_profile
+
+    try:
+        return int(load_profile(s.profile).epochs)
+    except DdirKitError:  # a profile this release no longer knows: the sentence names no number
+        return None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _run_kind(config: DemoConfig) -> str:

@@ -9,6 +9,7 @@ unpickles only tensors and plain containers, never arbitrary objects.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -48,7 +49,7 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> tuple[nn.Module, di
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure means "not a checkpoint we can read safely"
-        raise DdirKitError(f"not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:120]})", path) from e
+        raise DdirKitError(_unreadable_reason(e), path) from e
     if isinstance(payload, dict) and payload.get("format") == FORMAT:
         try:
             model = make_model(**payload["spec"])
@@ -69,6 +70,25 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> tuple[nn.Module, di
         raise DdirKitError("not a ddir-kit checkpoint, nor an official LIIF, LTE, DDIR or CiaoSR one (no spec and "
                            "weights inside)", path)
     return model.to(map_location).eval(), extra
+
+
+def _unreadable_reason(e: Exception) -> str:
+    """One whole sentence saying why torch.load refused a file: torch's own text is a paragraph
+    of advice (re-run with weights_only=False, file an issue) whose first line names no cause."""
+    text = str(e)
+    if isinstance(e, EOFError) or "PytorchStreamReader" in text:
+        return "not a readable checkpoint: the file is empty, truncated or corrupt"
+    unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if unsafe:
+        return (f"not a checkpoint ddir-kit loads: it holds a Python object ({unsafe.group(1)}), and only tensors "
+                "and plain containers are unpickled, so that loading a file cannot run code")
+    if "WeightsUnpickler" in text or "invalid load key" in text:
+        return ("not a checkpoint: PyTorch cannot read it as a file of tensors (it is another kind of file, "
+                "or a pickle of other objects)")
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    sentence = re.match(r".*?[.!?](?=\s|$)", first)  # the whole first sentence, never cut mid-word
+    cause = sentence.group(0) if sentence else first
+    return f"not a readable checkpoint ({type(e).__name__}{': ' + cause if cause else ''})"
 
 
 def _load_state(model: nn.Module, state: dict, path: Path) -> None:

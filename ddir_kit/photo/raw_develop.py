@@ -55,12 +55,21 @@ class RawDevelopment:
 
     @classmethod
     def from_dict(cls, d: dict) -> "RawDevelopment":
+        """The parameters of ``to_dict``'s output; a field that is absent takes today's default.
+
+        Every record ddir-kit has written carries ``gamma`` (the field is as old as the kit):
+        scenes developed before the sRGB change record LibRaw's BT.709 (2.222, 4.5) and are read
+        with it, and ingest's fingerprint holds the whole record, so a rerun of ingest develops
+        such a scene again with the sRGB curve. Only a hand-written or partial dict lacks the
+        field; it gets the sRGB curve, the one registration decodes.
+        """
+        default = cls()
         wb = d.get("white_balance")
         return cls(
             white_balance=None if wb is None else tuple(float(v) for v in wb),
-            demosaic=d.get("demosaic", "AHD"),
-            gamma=tuple(d.get("gamma", (2.222, 4.5))),
-            bright=float(d.get("bright", 1.0)),
+            demosaic=d.get("demosaic", default.demosaic),
+            gamma=tuple(d.get("gamma", default.gamma)),
+            bright=float(d.get("bright", default.bright)),
         )
 
 

@@ -92,6 +92,15 @@ def find_pair_jobs(captures_dir: str | Path, out_dir: str | Path) -> tuple[list[
     return jobs, problems
 
 
+def _no_scene_reason(root: Path) -> str:
+    """Why a folder with no usable scene holds nothing to register (before anything is written)."""
+    names = {p.stem for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}
+    if "hr" in names or any(n.startswith("lr_x") for n in names):
+        return "this is one scene folder, not a capture folder: pass the folder that holds it"
+    return ("no scene folder in it (a scene is a subfolder holding hr.png and lr_x<scale>.png, "
+            "as capture ingest and capture simulate write them); nothing was written")
+
+
 def shard_scenes(jobs: list[PairJob], shard: tuple[int, int]) -> list[PairJob]:
     """Jobs of the i-th of N contiguous shares of the scenes (1-based, as ingest's --shard)."""
     i, n = shard
@@ -112,6 +121,8 @@ def register_captures(captures_dir: str | Path, out_dir: str | Path, *, jobs: in
     """
     out = Path(out_dir)
     all_jobs, problems = find_pair_jobs(captures_dir, out)
+    if not all_jobs and not problems:
+        raise DdirKitError(_no_scene_reason(Path(captures_dir)), captures_dir)
     my_jobs = shard_scenes(all_jobs, shard)
     my_scenes = {j.scene for j in my_jobs}
     rows: dict = {}
