@@ -310,3 +310,28 @@ def test_truth_of_identical_shots_predicts_the_hr_itself():
     pred = _predicted_lr_values(hr, (0, 0), shot, darker, lens)
     fit = fit_gain_offset(hr, pred, Fraction(2))
     assert all(g > 1.05 for g in fit.gain)  # the HR is the brighter shot: gain above 1
+
+
+def test_photos_developed_from_raw_carry_no_per_shot_white_balance_or_tone_power():
+    from ddir_kit.photo.srgb import linear_to_srgb, srgb_to_linear
+    from ddir_kit.virtual_camera.camera import CameraBody, ShotSettings, shot_geometry
+    from ddir_kit.virtual_camera.card_truth import _from_raw, _predicted_lr_values
+    from ddir_kit.virtual_camera.lens_model import ZoomLens
+
+    lens, body = ZoomLens(), CameraBody(width_px=64, height_px=48)
+    hr_set = ShotSettings(105.0, exposure_gain=1.0, wb_gains=(1.0, 1.0, 1.0), tone_gamma=1.0)
+    lr_set = ShotSettings(105.0, exposure_gain=0.9, wb_gains=(1.05, 1.0, 0.95), tone_gamma=1.05)
+    geometry = shot_geometry(lens, body, hr_set).to_dict()
+    hr = _texture(2, (64, 48))
+
+    def shots(source):
+        return ({"geometry": geometry, "settings": hr_set.to_dict(), "developed_from": f"hr.{source}"},
+                {"geometry": geometry, "settings": lr_set.to_dict(), "developed_from": f"lr.{source}"})
+
+    from_raw = _predicted_lr_values(hr, (0, 0), *shots("dng"), lens)
+    expected = linear_to_srgb(np.clip(srgb_to_linear(hr) * 0.9, 0, 1))  # the exposure alone, plain sRGB
+    np.testing.assert_allclose(from_raw, expected, atol=2e-4)
+    from_jpeg = _predicted_lr_values(hr, (0, 0), *shots("jpg"), lens)
+    assert np.abs(from_jpeg - from_raw).max() > 0.02  # the JPEG engine's white balance and tone power show
+    assert _from_raw({"files": ["a.JPG", "a.DNG"]}) and not _from_raw({"files": ["a.jpg"]})
+    assert not _from_raw({"files": ["a.dng", "a.jpg"], "developed_from": "a.jpg"})

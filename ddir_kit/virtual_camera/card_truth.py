@@ -8,6 +8,9 @@ camera was set to make?
   position of that point), encode with the LR's tone curve. The truth's gain and offset are then
   the card's own fit (dataset/card_measures.py fit_gain_offset) of the HR against that prediction
   in place of the upscaled LR, so both sides share the low-pass, the clipping mask and the border.
+  Photos ingest developed from RAW files carry neither the camera's per-shot white balance error
+  nor its tone power (one white balance per scene, the plain sRGB curve): for them k_c is the
+  exposure ratio and both curves are sRGB.
 - Relative blur. Registration blurs the HR photo by sigma_rel (LR px) and averages it over each
   LR pixel (a box: 1/12 LR px^2) to match the LR photo, so sigma_rel^2 = V_lr - V_hr / s^2 - 1/12,
   where V is the variance (each photo in its own pixels) of what the camera puts between the
@@ -84,7 +87,8 @@ class TruthComparison:
     """Per-scale agreement and the per-pair rows behind it (dicts: pair, scale, gain/offset card and
     truth, or blur card and truth). jpeg_sources: the captures came from JPEG files; JPEG
     compression (quantisation, 4:2:0 chroma subsampling) softens each photo at its own pixel pitch,
-    so the LR more than the HR, which the blur truth leaves out (it is no setting of the camera)."""
+    so the LR more than the HR, which the blur truth leaves out (it is no setting of the camera).
+    raw_sources: some were developed from RAW files, whose demosaicing does the same."""
 
     scales: tuple[ScaleAgreement, ...]
     pairs: tuple[dict, ...] = field(default_factory=tuple)
@@ -92,6 +96,7 @@ class TruthComparison:
     offset_tolerance: float = OFFSET_TOLERANCE
     blur_tolerance_lr_px: float = BLUR_TOLERANCE_LR_PX
     jpeg_sources: bool = False
+    raw_sources: bool = False
 
     @property
     def photometric_ok(self) -> bool:
@@ -123,6 +128,10 @@ class TruthComparison:
             lines += ["", "The photos were JPEG files: compression softens each photo at its own pixel pitch, so the "
                           "LR more than the HR, and the blur truth (lens PSF, sensor sampling, texture read) leaves "
                           "that out."]
+        if self.raw_sources:
+            lines += ["", "The photos were developed from RAW files: demosaicing softens each photo at its own pixel "
+                          "pitch, so the LR more than the HR, and the blur truth (lens PSF, sensor sampling, texture "
+                          "read) leaves that out."]
         return lines
 
 
@@ -141,7 +150,7 @@ def compare_with_truth(card: str | Path | dict, truth: str | Path, captures_dir:
     rec = card if isinstance(card, dict) else read_card(card)
     if not rec.get("aligned"):
         raise DdirKitError("the card was made without --aligned: no HR crops and no measured blur to compare")
-    shots, lens, texel, jpeg = _truth_shots(Path(truth), None if captures_dir is None else Path(captures_dir))
+    shots, lens, texel, jpeg, raw = _truth_shots(Path(truth), None if captures_dir is None else Path(captures_dir))
     aligned = {p["pair"]: p for p in rec["aligned"]["pairs"]}
     root = Path(rec["dataset"]["path"])
     rows = []
@@ -178,13 +187,14 @@ def compare_with_truth(card: str | Path | dict, truth: str | Path, captures_dir:
                                      statistics.fmean(b["blur_card"] for b in bs) if bs else None,
                                      statistics.fmean(b["blur_truth"] for b in bs) if bs else None))
     return TruthComparison(tuple(scales), tuple(rows + blur_rows), gain_tolerance, offset_tolerance,
-                           blur_tolerance_lr_px, jpeg)
+                           blur_tolerance_lr_px, jpeg, raw)
 
 
-def _truth_shots(truth: Path, captures_dir: Path | None) -> tuple[dict, ZoomLens, dict, bool]:
+def _truth_shots(truth: Path, captures_dir: Path | None) -> tuple[dict, ZoomLens, dict, bool, bool]:
     """{(scene, 'hr') or (scene, Fraction(scale)): shot truth dict}, the lens, {scene: texel
     size of the wall's photos in HR px} where the truth records it (else 1, the packaged
-    textures' size at the demo's sensors), and whether any photo came from a JPEG file."""
+    textures' size at the demo's sensors), and whether any photo came from a JPEG file and
+    whether any was developed from RAW."""
     out: dict = {}
     texel: dict = {}
     if truth.is_dir():
@@ -201,7 +211,7 @@ def _truth_shots(truth: Path, captures_dir: Path | None) -> tuple[dict, ZoomLens
                 texel[rec["scene"]] = float(tex["texel_mm"]) / float(tex["hr_pixel_mm"])
             for lr in rec["lr"]:
                 out[(rec["scene"], Fraction(lr["scale"]).limit_denominator(100))] = lr
-        return out, lens, texel, False
+        return out, lens, texel, False, False
     rec = read_json(truth)
     if rec.get("kind") != "camera_card":
         raise DdirKitError("not the virtual camera's truth (card_truth.json or a folder of <scene>/truth.json)", truth)
@@ -216,13 +226,25 @@ def _truth_shots(truth: Path, captures_dir: Path | None) -> tuple[dict, ZoomLens
     else:
         from ..capture.capture_layout import list_scene_dirs, read_scene_json
 
+        jpeg, raw = False, False
         for d in list_scene_dirs(captures_dir):
             sr = read_scene_json(d)
             for shot_rec, key in [(sr.hr, "hr")] + [(lr, Fraction(lr.scale).limit_denominator(100)) for lr in sr.lr]:
                 name = Path(shot_rec.source).name
                 if name in by_file:
-                    out[(sr.scene, key)] = by_file[name][1]
-    return out, ZoomLens.from_dict(rec["lens"]), texel, jpeg
+                    out[(sr.scene, key)] = dict(by_file[name][1], developed_from=name)
+                    jpeg |= name.lower().endswith((".jpg", ".jpeg"))
+                    raw |= name.lower().endswith(".dng")
+        return out, ZoomLens.from_dict(rec["lens"]), texel, jpeg, raw
+    raw = any(_from_raw(shot) for shot in out.values())
+    return out, ZoomLens.from_dict(rec["lens"]), texel, jpeg and not raw, raw
+
+
+def _from_raw(shot: dict) -> bool:
+    """Whether the photo of a shot was developed from its RAW file: the file ingest used, or, where
+    that is not known, whether the shot has one (ingest prefers RAW)."""
+    files = [shot["developed_from"]] if "developed_from" in shot else shot.get("files", ())
+    return any(f.lower().endswith(".dng") for f in files)
 
 
 def _shots_for(shots: dict, aligned_pair: dict, name: str) -> tuple[dict, dict]:
@@ -254,10 +276,15 @@ def _predicted_lr_values(hr: np.ndarray, origin: tuple[int, int], hr_shot: dict,
     f_hr, f_lr = _fields(hr_shot, lr_shot, u + origin[0], v + origin[1])
     hs, ls = hr_shot["settings"], lr_shot["settings"]
     vig = lens.vignetting(ls["focal_mm"], f_lr) / lens.vignetting(hs["focal_mm"], f_hr)
-    k = (float(ls["exposure_gain"]) * np.asarray(ls["wb_gains"], np.float64)) / \
-        (float(hs["exposure_gain"]) * np.asarray(hs["wb_gains"], np.float64))
-    encode_lr, _ = _tone(ls)
-    _, decode_hr = _tone(hs)
+    k = np.full(3, float(ls["exposure_gain"]) / float(hs["exposure_gain"]))
+    if _from_raw(hr_shot) and _from_raw(lr_shot):
+        # ingest develops every RAW file of a scene with one white balance and the plain sRGB
+        # curve: the camera's per-shot white balance error and tone power never reach the photos
+        encode_lr, decode_hr = _tone({})[0], _tone({})[1]
+    else:
+        k *= np.asarray(ls["wb_gains"], np.float64) / np.asarray(hs["wb_gains"], np.float64)
+        encode_lr, _ = _tone(ls)
+        _, decode_hr = _tone(hs)
     lin = decode_hr(hr).astype(np.float64) * vig[..., None] * k[None, None, :]
     return encode_lr(lin.astype(np.float32)).astype(np.float32)
 
