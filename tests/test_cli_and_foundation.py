@@ -113,3 +113,9 @@ def test_demo_report_names_a_run_with_changed_training_as_such():
     assert _run_kind(demo_config(False, 0)) == "default run"
     assert _run_kind(demo_config(True, 0)) == "fast (CI) run"
     assert _run_kind(demo_config(False, 0, "cpu", 20, "bf16")) == "full run, training changed: epochs 20, precision bf16"
+
+
+def test_durations_read_in_the_unit_a_person_would_use():
+    from ddir_kit.cli.options import duration_text
+
+    assert [duration_text(s) for s in (40, 720, 12240, 3 * 86400 + 7200)] == ["40 s", "12 min", "3.4 h", "3.1 days"]

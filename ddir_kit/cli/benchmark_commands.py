@@ -9,7 +9,7 @@ import click
 from ..errors import DdirKitError
 
 from .options import (FACTOR, PATH, SCALE, SIZE_PX, data_scale_option, dataset_input, device_option,
-                      max_memory_option, one_dataset, scales_option, tqdm_progress)
+                      max_memory_option, one_dataset, scales_option, tqdm_progress, training_progress)
 
 PROTOCOLS = ("ddir", "basicsr", "realsr", "rgb", "div2k")  # benchmark.metrics.PROTOCOLS
 ENCODERS = ("edsr", "rdn")
@@ -89,7 +89,7 @@ def train(method, encoder, method_args, dataset, data_option, out, resume, profi
 
     prof = load_profile(profile, parse_set(overrides))
     res = train_method(method, one_dataset(dataset, data_option), out, prof, encoder, resume=resume, device=device,
-                       scale=data_scale, progress=tqdm_progress(f"{method}-{encoder}", True),
+                       scale=data_scale, progress=training_progress(f"{method}-{encoder}"),
                        method_args=_json_object(method_args, "--method-args"))
     if not _is_main_rank():
         return
@@ -157,7 +157,7 @@ def bench(methods, encoder, method_args, dataset, data_option, out, checkpoints,
     names = [m.strip() for m in methods.split(",") if m.strip()]
     res = run_bench(names, one_dataset(dataset, data_option), out, prof, encoder, checkpoints, device, data_scale,
                     log=lambda msg: click.echo(msg, err=True),
-                    train_progress=lambda label: tqdm_progress(f"train {label}", True),
+                    train_progress=training_progress,
                     test_progress=lambda label: tqdm_progress(f"test {label}", False),
                     method_args=_bench_method_args(method_args, names), test_data=test_data)
     for line in res.skipped:
@@ -244,7 +244,7 @@ def reproduce(experiment, list_only, data, realsr, div2k, out, profile, override
     prof = load_profile(profile, parse_set(overrides))
     res = run_experiment(exp, {"realarbisr": data, "realsr": realsr, "div2k": div2k}, out, prof, device,
                          log=lambda msg: click.echo(msg, err=True),
-                         train_progress=lambda label: tqdm_progress(f"train {label}", True),
+                         train_progress=training_progress,
                          test_progress=lambda label: tqdm_progress(f"test {label}", False))
     for line in res.kept:
         click.echo(f"kept {line}")

@@ -4,6 +4,7 @@ and one message for each), the options that several commands take, and progress 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -170,3 +171,43 @@ def tqdm_progress(desc: str, with_loss: bool, unit: str | None = None):
             bar.close()
 
     return cb
+
+
+# iterations timed before the estimate is printed; the first iteration (warm-up: allocation,
+# kernel choice) is left out of the timing
+ESTIMATE_AFTER_ITERS = 3
+
+
+def training_progress(label: str):
+    """The training bar of ``label``, and, once ESTIMATE_AFTER_ITERS iterations after the first
+    have run, one line with the time the rest of the run takes at their measured pace: a run
+    of the paper's recipe on a CPU takes days, and says so within its first minute."""
+    from tqdm import tqdm
+
+    bar = tqdm_progress(f"train {label}", True)
+    state: dict = {}
+
+    def cb(done, total, loss=None):
+        now = time.monotonic()
+        if "t0" not in state:
+            state.update(t0=now, i0=done)
+        elif not state.get("said") and done - state["i0"] >= ESTIMATE_AFTER_ITERS and done < total:
+            each = (now - state["t0"]) / (done - state["i0"])
+            state["said"] = True
+            tqdm.write(f"train {label}: {each:.3g} s per iteration (measured over {done - state['i0']}); the "
+                       f"remaining {total - done:,} iterations take about {duration_text(each * (total - done))}",
+                       file=sys.stderr)
+        bar(done, total, loss)
+
+    return cb
+
+
+def duration_text(seconds: float) -> str:
+    """'40 s', '12 min', '3.4 h', '9.1 days'."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
