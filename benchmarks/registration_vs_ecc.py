@@ -45,14 +45,16 @@ MARGIN = 120
 
 
 def build_pair(city100: Path):
+    # tiles of the smallest photo's size, so photos of any sizes (the full City100 photos or the
+    # crops in tests/data/city100) pave the frame without gaps
     tiles = [read_rgb(p) for p in sorted(city100.glob("nikon_*H.png"))]
-    th, tw = tiles[0].shape[:2]
+    th, tw = min(t.shape[0] for t in tiles), min(t.shape[1] for t in tiles)
     ww, wh = SIZE[0] + 2 * MARGIN, SIZE[1] + 2 * MARGIN
     world = np.zeros((wh, ww, 3), np.float32)
     k = 0
     for y in range(0, wh, th):
         for x in range(0, ww, tw):
-            t = tiles[k % len(tiles)]
+            t = tiles[k % len(tiles)][:th, :tw]
             t = t[:, ::-1] if (k // len(tiles)) % 2 else t  # flipped copies on the second pass
             k += 1
             h, w = min(th, wh - y), min(tw, ww - x)

@@ -1,7 +1,8 @@
 """City100 (Chen et al., CVPR 2019) Nikon pairs as a small scale-arbitrary dataset.
 
-The shared copy holds twelve aligned pairs ``nikon_NNNL.png`` (short focal length, upsampled
-to the HR grid by its authors) and ``nikon_NNNH.png`` (long focal length), both 1218 x 870.
+City100's Nikon set holds aligned pairs ``nikon_NNNL.png`` (short focal length, upsampled to the
+HR grid by its authors) and ``nikon_NNNH.png`` (long focal length), both 1218 x 870 (the copies in
+tests/data/city100 are crops of twelve of them, and work the same at their own size).
 A native LR at x2.9 is the L image area-downscaled to 420 x 300, which keeps the real lens
 blur of the short focal length; HR is the H image unchanged. Written in the RealArbiSR layout.
 """
