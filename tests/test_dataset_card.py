@@ -4,6 +4,8 @@ schema, and one clear line for each kind of bad dataset."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from fractions import Fraction
 from pathlib import Path
@@ -298,15 +300,15 @@ def test_a_download_without_manifest_and_plain_folders(tmp_path):
 
 def test_truth_of_identical_shots_predicts_the_hr_itself():
     from ddir_kit.virtual_camera.camera import CameraBody, ShotSettings, shot_geometry
-    from ddir_kit.virtual_camera.card_truth import _predicted_lr_values
+    from ddir_kit.virtual_camera.card_truth import _predicted_lr_values, _Shot
     from ddir_kit.virtual_camera.lens_model import ZoomLens
 
     lens, body = ZoomLens(), CameraBody(width_px=64, height_px=48)
     settings = ShotSettings(105.0, exposure_gain=1.02, wb_gains=(0.98, 1.0, 1.01), tone_gamma=1.02)
-    shot = {"geometry": shot_geometry(lens, body, settings).to_dict(), "settings": settings.to_dict()}
+    shot = _Shot(shot_geometry(lens, body, settings), settings, None, ("a.jpg",))
     hr = _texture(2, (64, 48))
     np.testing.assert_allclose(_predicted_lr_values(hr, (0, 0), shot, shot, lens), hr, atol=2e-4)
-    darker = {**shot, "settings": {**shot["settings"], "exposure_gain": 1.02 * 0.8}}
+    darker = dataclasses.replace(shot, settings=dataclasses.replace(settings, exposure_gain=1.02 * 0.8))
     pred = _predicted_lr_values(hr, (0, 0), shot, darker, lens)
     fit = fit_gain_offset(hr, pred, Fraction(2))
     assert all(g > 1.05 for g in fit.gain)  # the HR is the brighter shot: gain above 1
@@ -315,23 +317,24 @@ def test_truth_of_identical_shots_predicts_the_hr_itself():
 def test_photos_developed_from_raw_carry_no_per_shot_white_balance_or_tone_power():
     from ddir_kit.photo.srgb import linear_to_srgb, srgb_to_linear
     from ddir_kit.virtual_camera.camera import CameraBody, ShotSettings, shot_geometry
-    from ddir_kit.virtual_camera.card_truth import _from_raw, _predicted_lr_values
+    from ddir_kit.virtual_camera.card_truth import _from_raw, _predicted_lr_values, _Shot
     from ddir_kit.virtual_camera.lens_model import ZoomLens
 
     lens, body = ZoomLens(), CameraBody(width_px=64, height_px=48)
     hr_set = ShotSettings(105.0, exposure_gain=1.0, wb_gains=(1.0, 1.0, 1.0), tone_gamma=1.0)
     lr_set = ShotSettings(105.0, exposure_gain=0.9, wb_gains=(1.05, 1.0, 0.95), tone_gamma=1.05)
-    geometry = shot_geometry(lens, body, hr_set).to_dict()
+    geometry = shot_geometry(lens, body, hr_set)
     hr = _texture(2, (64, 48))
 
     def shots(source):
-        return ({"geometry": geometry, "settings": hr_set.to_dict(), "developed_from": f"hr.{source}"},
-                {"geometry": geometry, "settings": lr_set.to_dict(), "developed_from": f"lr.{source}"})
+        return (_Shot(geometry, hr_set, None, ("hr.dng", "hr.jpg"), f"hr.{source}"),
+                _Shot(geometry, lr_set, 0.5, ("lr.dng", "lr.jpg"), f"lr.{source}"))
 
     from_raw = _predicted_lr_values(hr, (0, 0), *shots("dng"), lens)
     expected = linear_to_srgb(np.clip(srgb_to_linear(hr) * 0.9, 0, 1))  # the exposure alone, plain sRGB
     np.testing.assert_allclose(from_raw, expected, atol=2e-4)
     from_jpeg = _predicted_lr_values(hr, (0, 0), *shots("jpg"), lens)
     assert np.abs(from_jpeg - from_raw).max() > 0.02  # the JPEG engine's white balance and tone power show
-    assert _from_raw({"files": ["a.JPG", "a.DNG"]}) and not _from_raw({"files": ["a.jpg"]})
-    assert not _from_raw({"files": ["a.dng", "a.jpg"], "developed_from": "a.jpg"})
+    assert _from_raw(_Shot(geometry, hr_set, None, ("a.JPG", "a.DNG")))  # ingest prefers RAW
+    assert not _from_raw(_Shot(geometry, hr_set, None, ("a.jpg",)))
+    assert not _from_raw(_Shot(geometry, hr_set, None, ("a.dng", "a.jpg"), "a.jpg"))

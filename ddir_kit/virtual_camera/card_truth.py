@@ -36,10 +36,9 @@ import numpy as np
 from ..dataset.card import read_card
 from ..dataset.card_measures import fit_gain_offset
 from ..errors import DdirKitError
-from ..fileio import read_json
 from ..photo.photo_io import read_photo
 from ..photo.srgb import linear_to_srgb, srgb_to_linear
-from .camera import SENSOR_SUBSAMPLES
+from .camera import SENSOR_SUBSAMPLES, ShotSettings
 from .lens_model import ZoomLens
 from .shot_geometry import ShotGeometry, map_pixels
 
@@ -190,113 +189,127 @@ def compare_with_truth(card: str | Path | dict, truth: str | Path, captures_dir:
                            blur_tolerance_lr_px, jpeg, raw)
 
 
+@dataclass(frozen=True)
+class _Shot:
+    """What the comparison needs of one shot's truth, from either kind of truth file. files:
+    the photo files the shot was written as; developed_from: the one ingest used, where known."""
+
+    geometry: ShotGeometry
+    settings: ShotSettings
+    true_scale: float | None
+    files: tuple[str, ...]
+    developed_from: str | None = None
+
+
 def _truth_shots(truth: Path, captures_dir: Path | None) -> tuple[dict, ZoomLens, dict, bool, bool]:
-    """{(scene, 'hr') or (scene, Fraction(scale)): shot truth dict}, the lens, {scene: texel
-    size of the wall's photos in HR px} where the truth records it (else 1, the packaged
-    textures' size at the demo's sensors), and whether any photo came from a JPEG file and
-    whether any was developed from RAW."""
+    """{(scene, 'hr') or (scene, Fraction(scale)): _Shot}, the lens, {scene: texel size of the
+    wall's photos in HR px} where the truth records it (else 1, the packaged textures' size at
+    the demo's sensors), whether any photo came from a JPEG file and whether any was developed
+    from RAW. The files are read by truth.py, their one reader."""
+    from .truth import read_card_truth, read_scene_truth
+
     out: dict = {}
     texel: dict = {}
     if truth.is_dir():
-        files = sorted(truth.glob("*/truth.json"))
-        if not files:
+        dirs = sorted(f.parent for f in truth.glob("*/truth.json"))
+        if not dirs:
             raise DdirKitError("no <scene>/truth.json here (the virtual camera's truth)", truth)
         lens = None
-        for f in files:
-            rec = read_json(f)
-            lens = lens or ZoomLens.from_dict(rec["lens"])
-            out[(rec["scene"], "hr")] = rec["hr"]
-            tex = rec.get("texture") or {}
-            if tex.get("texel_mm") and tex.get("hr_pixel_mm"):
-                texel[rec["scene"]] = float(tex["texel_mm"]) / float(tex["hr_pixel_mm"])
-            for lr in rec["lr"]:
-                out[(rec["scene"], Fraction(lr["scale"]).limit_denominator(100))] = lr
+        for d in dirs:
+            rec = read_scene_truth(d)
+            lens = lens or rec.lens
+            out[(rec.scene, "hr")] = _Shot(rec.hr.geometry, rec.hr.settings, None, (rec.hr.file,))
+            texel[rec.scene] = rec.texture.texel_mm / rec.texture.hr_pixel_mm
+            for lr in rec.lr:
+                out[(rec.scene, Fraction(lr.scale).limit_denominator(100))] = _Shot(
+                    lr.geometry, lr.settings, lr.true_scale, (lr.file,))
         return out, lens, texel, False, False
-    rec = read_json(truth)
-    if rec.get("kind") != "camera_card":
-        raise DdirKitError("not the virtual camera's truth (card_truth.json or a folder of <scene>/truth.json)", truth)
-    jpeg = any(f.lower().endswith((".jpg", ".jpeg")) for scene in rec["scenes"] for shot in scene["shots"]
-               for f in shot["files"])
-    by_file = {f: (scene["scene"], shot) for scene in rec["scenes"] for shot in scene["shots"] for f in shot["files"]}
+    if not truth.is_file():
+        raise DdirKitError("not found (the virtual camera's truth: card_truth.json or a folder of "
+                           "<scene>/truth.json)", truth)
+    card = read_card_truth(truth)
+
+    def shot(t, developed_from=None) -> _Shot:
+        return _Shot(t.geometry, t.settings, t.true_scale, tuple(t.files), developed_from)
+
     if captures_dir is None:
-        for scene in rec["scenes"]:
-            for shot in scene["shots"]:
-                key = "hr" if shot["role"] == "hr" else Fraction(shot["scale"]).limit_denominator(100)
-                out[(scene["scene"], key)] = shot
+        for scene in card.scenes:
+            for t in scene.shots:
+                key = "hr" if t.role == "hr" else Fraction(t.scale).limit_denominator(100)
+                out[(scene.scene, key)] = shot(t)
     else:
         from ..capture.capture_layout import list_scene_dirs, read_scene_json
 
-        jpeg, raw = False, False
+        by_file = card.by_file()
         for d in list_scene_dirs(captures_dir):
             sr = read_scene_json(d)
             for shot_rec, key in [(sr.hr, "hr")] + [(lr, Fraction(lr.scale).limit_denominator(100)) for lr in sr.lr]:
                 name = Path(shot_rec.source).name
                 if name in by_file:
-                    out[(sr.scene, key)] = dict(by_file[name][1], developed_from=name)
-                    jpeg |= name.lower().endswith((".jpg", ".jpeg"))
-                    raw |= name.lower().endswith(".dng")
-        return out, ZoomLens.from_dict(rec["lens"]), texel, jpeg, raw
-    raw = any(_from_raw(shot) for shot in out.values())
-    return out, ZoomLens.from_dict(rec["lens"]), texel, jpeg and not raw, raw
+                    out[(sr.scene, key)] = shot(by_file[name][0], name)
+    used = [f for sh in out.values() for f in ([sh.developed_from] if sh.developed_from else sh.files)]
+    raw = any(_from_raw(sh) for sh in out.values())
+    jpeg = any(f.lower().endswith((".jpg", ".jpeg")) for f in used) and not raw
+    return out, card.lens, texel, jpeg, raw
 
 
-def _from_raw(shot: dict) -> bool:
+def _from_raw(shot: _Shot) -> bool:
     """Whether the photo of a shot was developed from its RAW file: the file ingest used, or, where
     that is not known, whether the shot has one (ingest prefers RAW)."""
-    files = [shot["developed_from"]] if "developed_from" in shot else shot.get("files", ())
+    files = [shot.developed_from] if shot.developed_from else shot.files
     return any(f.lower().endswith(".dng") for f in files)
 
 
-def _shots_for(shots: dict, aligned_pair: dict, name: str) -> tuple[dict, dict]:
+def _shots_for(shots: dict, aligned_pair: dict, name: str) -> tuple[_Shot, _Shot]:
     scene, s = aligned_pair["scene"], Fraction(aligned_pair["scale_fraction"])
     if (scene, "hr") not in shots or (scene, s) not in shots:
         raise DdirKitError(f"no truth for pair {name}")
     return shots[(scene, "hr")], shots[(scene, s)]
 
 
-def _tone(settings: dict):
-    gamma = float(settings.get("tone_gamma", 1.0))
+def _tone(settings: ShotSettings | None):
+    gamma = 1.0 if settings is None else float(settings.tone_gamma)
     return (lambda lin: np.power(np.clip(linear_to_srgb(np.clip(lin, 0.0, 1.0)), 0.0, 1.0), gamma),
             lambda enc: srgb_to_linear(np.power(np.clip(enc, 0.0, 1.0), 1.0 / gamma)))
 
 
-def _fields(hr_shot: dict, lr_shot: dict, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _fields(hr_shot: _Shot, lr_shot: _Shot, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Field positions of HR photo pixels (u, v) in the HR shot and, at the same scene point, in
     the LR shot."""
-    gh, gl = ShotGeometry.from_dict(hr_shot["geometry"]), ShotGeometry.from_dict(lr_shot["geometry"])
+    gh, gl = hr_shot.geometry, lr_shot.geometry
     ul, vl = map_pixels(gh, gl, u, v)
     return gh.field(u, v), gl.field(ul, vl)
 
 
-def _predicted_lr_values(hr: np.ndarray, origin: tuple[int, int], hr_shot: dict, lr_shot: dict,
+def _predicted_lr_values(hr: np.ndarray, origin: tuple[int, int], hr_shot: _Shot, lr_shot: _Shot,
                          lens: ZoomLens) -> np.ndarray:
     """float32 HR-sized: the value the LR shot recorded at each HR pixel's scene point."""
     h, w = hr.shape[:2]
     v, u = np.mgrid[0:h, 0:w].astype(np.float64)
     f_hr, f_lr = _fields(hr_shot, lr_shot, u + origin[0], v + origin[1])
-    hs, ls = hr_shot["settings"], lr_shot["settings"]
-    vig = lens.vignetting(ls["focal_mm"], f_lr) / lens.vignetting(hs["focal_mm"], f_hr)
-    k = np.full(3, float(ls["exposure_gain"]) / float(hs["exposure_gain"]))
+    hs, ls = hr_shot.settings, lr_shot.settings
+    vig = lens.vignetting(ls.focal_mm, f_lr) / lens.vignetting(hs.focal_mm, f_hr)
+    k = np.full(3, float(ls.exposure_gain) / float(hs.exposure_gain))
     if _from_raw(hr_shot) and _from_raw(lr_shot):
         # ingest develops every RAW file of a scene with one white balance and the plain sRGB
         # curve: the camera's per-shot white balance error and tone power never reach the photos
-        encode_lr, decode_hr = _tone({})[0], _tone({})[1]
+        encode_lr, decode_hr = _tone(None)
     else:
-        k *= np.asarray(ls["wb_gains"], np.float64) / np.asarray(hs["wb_gains"], np.float64)
+        k *= np.asarray(ls.wb_gains, np.float64) / np.asarray(hs.wb_gains, np.float64)
         encode_lr, _ = _tone(ls)
         _, decode_hr = _tone(hs)
     lin = decode_hr(hr).astype(np.float64) * vig[..., None] * k[None, None, :]
     return encode_lr(lin.astype(np.float32)).astype(np.float32)
 
 
-def _relative_blur_truth(aligned_pair: dict, hr_shot: dict, lr_shot: dict, lens: ZoomLens,
+def _relative_blur_truth(aligned_pair: dict, hr_shot: _Shot, lr_shot: _Shot, lens: ZoomLens,
                          texel_hr_px: float) -> float:
     x0, y0, w, h = aligned_pair["hr_crop"]
     v, u = np.mgrid[y0:y0 + h:_FIELD_STEP_PX, x0:x0 + w:_FIELD_STEP_PX].astype(np.float64)
     f_hr, f_lr = _fields(hr_shot, lr_shot, u, v)
-    s = float(lr_shot.get("true_scale") or aligned_pair["scale"])
-    psf_hr = np.mean(lens.psf_sigma_px(hr_shot["settings"]["focal_mm"], f_hr, int(hr_shot["geometry"]["width_px"])) ** 2)
-    psf_lr = np.mean(lens.psf_sigma_px(lr_shot["settings"]["focal_mm"], f_lr, int(lr_shot["geometry"]["width_px"])) ** 2)
+    s = float(lr_shot.true_scale or aligned_pair["scale"])
+    psf_hr = np.mean(lens.psf_sigma_px(hr_shot.settings.focal_mm, f_hr, int(hr_shot.geometry.width_px)) ** 2)
+    psf_lr = np.mean(lens.psf_sigma_px(lr_shot.settings.focal_mm, f_lr, int(lr_shot.geometry.width_px)) ** 2)
     k = SENSOR_SUBSAMPLES
     pixel = (k * k - 1) / (12.0 * k * k)  # k x k point samples per pixel, as camera.py renders
     v_hr = _texture_variance_hr_px2(1.0 / k, texel_hr_px) + pixel + psf_hr  # HR px^2
