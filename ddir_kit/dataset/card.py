@@ -158,7 +158,8 @@ def make_card(dataset: str | Path, out_dir: str | Path, aligned: str | Path | No
 
 
 def read_card(path: str | Path) -> dict:
-    """card.json (or the CARD folder holding it) as a dict; raises DdirKitError for another file."""
+    """card.json (or the CARD folder holding it) as a dict, the whole document (docs/card.md);
+    raises DdirKitError for another file. ``CardPairs.read`` gives its per-pair rows typed."""
     path = Path(path)
     if path.is_dir():
         path = path / CARD_JSON
@@ -166,6 +167,61 @@ def read_card(path: str | Path) -> dict:
     if not isinstance(rec, dict) or not str(rec.get("format", "")).startswith("ddir-kit/card@"):
         raise DdirKitError(f"not a dataset card (format {rec.get('format') if isinstance(rec, dict) else None!r})", path)
     return rec
+
+
+@dataclass(frozen=True)
+class CardPair:
+    """One row of card.json's ``pairs``: the dataset pair, where it was cropped from (``source``:
+    '<scene>/x<tag>' of aligned/, None without a manifest), its HR box in that pair's HR crop and
+    the measured gain and offset (R, G, B; None where a channel could not be fitted)."""
+
+    hr: str
+    scale: float
+    scale_fraction: Fraction
+    source: str | None
+    hr_box_in_pair: tuple[int, int, int, int] | None
+    gain: tuple[float | None, ...]
+    offset: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class CardAlignedPair:
+    """One row of card.json's ``aligned.pairs``: a pair.json of aligned/ as the card read it."""
+
+    pair: str
+    scene: str
+    status: str
+    scale: float
+    scale_fraction: Fraction
+    hr_crop: tuple[int, int, int, int] | None
+    relative_blur_lr_px: float | None
+
+
+@dataclass(frozen=True)
+class CardPairs:
+    """The per-pair rows of a card: the dataset's root, its pairs and (made with ``--aligned``)
+    the aligned pairs behind them; None when the card was made without aligned/."""
+
+    dataset_root: Path
+    pairs: tuple[CardPair, ...]
+    aligned: tuple[CardAlignedPair, ...] | None
+
+    @classmethod
+    def read(cls, card: str | Path | dict) -> "CardPairs":
+        rec = card if isinstance(card, dict) else read_card(card)
+
+        def box(v):
+            return None if v is None else tuple(int(x) for x in v)
+
+        pairs = tuple(CardPair(p["hr"], float(p["scale"]), Fraction(p["scale_fraction"]), p.get("source"),
+                               box(p.get("hr_box_in_pair")), tuple(p["gain"]), tuple(p["offset"]))
+                      for p in rec["pairs"])
+        al = rec.get("aligned")
+        aligned = None if not al else tuple(
+            CardAlignedPair(a["pair"], a["scene"], a["status"], float(a["scale"]), Fraction(a["scale_fraction"]),
+                            box(a.get("hr_crop")), a.get("relative_blur_lr_px"))
+            for a in al["pairs"])
+        return cls(Path(rec["dataset"]["path"]), pairs, aligned)
 
 
 def _claim_output(out: Path) -> set[Path]:

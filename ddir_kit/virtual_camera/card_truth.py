@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dataset.card import read_card
+from ..dataset.card import CardAlignedPair, CardPairs
 from ..dataset.card_measures import fit_gain_offset
 from ..errors import DdirKitError
 from ..photo.photo_io import read_photo
@@ -146,33 +146,30 @@ def compare_with_truth(card: str | Path | dict, truth: str | Path, captures_dir:
     ``captures_dir`` maps the ingested scenes to its scenes by source file; without it, by name)
     or a captures folder holding <scene>/truth.json. Raises DdirKitError when the card has no
     aligned/ section or a pair has no truth."""
-    rec = card if isinstance(card, dict) else read_card(card)
-    if not rec.get("aligned"):
+    rec = CardPairs.read(card)
+    if not rec.aligned:
         raise DdirKitError("the card was made without --aligned: no HR crops and no measured blur to compare")
     shots, lens, texel, jpeg, raw = _truth_shots(Path(truth), None if captures_dir is None else Path(captures_dir))
-    aligned = {p["pair"]: p for p in rec["aligned"]["pairs"]}
-    root = Path(rec["dataset"]["path"])
+    aligned = {a.pair: a for a in rec.aligned}
     rows = []
-    for p in rec["pairs"]:
-        src = p.get("source")
-        if not src or src not in aligned:
-            raise DdirKitError(f"{p['hr']}: no aligned pair behind it (the card needs the dataset's manifest.json)")
-        hr_shot, lr_shot = _shots_for(shots, aligned[src], src)
-        hr = read_photo(root / p["hr"]).rgb
-        x0, y0 = aligned[src]["hr_crop"][:2]
-        bx, by = (p.get("hr_box_in_pair") or [0, 0])[:2]
-        s = Fraction(p["scale_fraction"])
-        pred = _predicted_lr_values(hr, (x0 + bx, y0 + by), hr_shot, lr_shot, lens)
-        fit = fit_gain_offset(hr, pred, s)
-        rows.append({"pair": p["hr"], "source": src, "scale": p["scale"], "gain_card": p["gain"],
-                     "gain_truth": list(fit.gain), "offset_card": p["offset"], "offset_truth": list(fit.offset)})
+    for p in rec.pairs:
+        if not p.source or p.source not in aligned:
+            raise DdirKitError(f"{p.hr}: no aligned pair behind it (the card needs the dataset's manifest.json)")
+        a = aligned[p.source]
+        hr_shot, lr_shot = _shots_for(shots, a)
+        hr = read_photo(rec.dataset_root / p.hr).rgb
+        bx, by = (p.hr_box_in_pair or (0, 0))[:2]
+        pred = _predicted_lr_values(hr, (a.hr_crop[0] + bx, a.hr_crop[1] + by), hr_shot, lr_shot, lens)
+        fit = fit_gain_offset(hr, pred, p.scale_fraction)
+        rows.append({"pair": p.hr, "source": p.source, "scale": p.scale, "gain_card": list(p.gain),
+                     "gain_truth": list(fit.gain), "offset_card": list(p.offset), "offset_truth": list(fit.offset)})
     blur_rows = []
-    for name, a in aligned.items():
-        if a["status"] != "ok" or a.get("relative_blur_lr_px") is None:
+    for a in aligned.values():
+        if a.status != "ok" or a.relative_blur_lr_px is None:
             continue
-        hr_shot, lr_shot = _shots_for(shots, a, name)
-        blur_rows.append({"pair": name, "scale": a["scale"], "blur_card": a["relative_blur_lr_px"],
-                          "blur_truth": _relative_blur_truth(a, hr_shot, lr_shot, lens, texel.get(a["scene"], 1.0))})
+        hr_shot, lr_shot = _shots_for(shots, a)
+        blur_rows.append({"pair": a.pair, "scale": a.scale, "blur_card": a.relative_blur_lr_px,
+                          "blur_truth": _relative_blur_truth(a, hr_shot, lr_shot, lens, texel.get(a.scene, 1.0))})
     scales = []
     for sc in sorted({r["scale"] for r in rows}):
         rs = [r for r in rows if r["scale"] == sc]
@@ -260,10 +257,10 @@ def _from_raw(shot: _Shot) -> bool:
     return any(f.lower().endswith(".dng") for f in files)
 
 
-def _shots_for(shots: dict, aligned_pair: dict, name: str) -> tuple[_Shot, _Shot]:
-    scene, s = aligned_pair["scene"], Fraction(aligned_pair["scale_fraction"])
+def _shots_for(shots: dict, aligned_pair: CardAlignedPair) -> tuple[_Shot, _Shot]:
+    scene, s = aligned_pair.scene, aligned_pair.scale_fraction
     if (scene, "hr") not in shots or (scene, s) not in shots:
-        raise DdirKitError(f"no truth for pair {name}")
+        raise DdirKitError(f"no truth for pair {aligned_pair.pair}")
     return shots[(scene, "hr")], shots[(scene, s)]
 
 
@@ -302,12 +299,12 @@ def _predicted_lr_values(hr: np.ndarray, origin: tuple[int, int], hr_shot: _Shot
     return encode_lr(lin.astype(np.float32)).astype(np.float32)
 
 
-def _relative_blur_truth(aligned_pair: dict, hr_shot: _Shot, lr_shot: _Shot, lens: ZoomLens,
+def _relative_blur_truth(aligned_pair: CardAlignedPair, hr_shot: _Shot, lr_shot: _Shot, lens: ZoomLens,
                          texel_hr_px: float) -> float:
-    x0, y0, w, h = aligned_pair["hr_crop"]
+    x0, y0, w, h = aligned_pair.hr_crop
     v, u = np.mgrid[y0:y0 + h:_FIELD_STEP_PX, x0:x0 + w:_FIELD_STEP_PX].astype(np.float64)
     f_hr, f_lr = _fields(hr_shot, lr_shot, u, v)
-    s = float(lr_shot.true_scale or aligned_pair["scale"])
+    s = float(lr_shot.true_scale or aligned_pair.scale)
     psf_hr = np.mean(lens.psf_sigma_px(hr_shot.settings.focal_mm, f_hr, int(hr_shot.geometry.width_px)) ** 2)
     psf_lr = np.mean(lens.psf_sigma_px(lr_shot.settings.focal_mm, f_lr, int(lr_shot.geometry.width_px)) ** 2)
     k = SENSOR_SUBSAMPLES
