@@ -20,7 +20,6 @@ Prints a table and writes benchmarks/results/registration_ablation.md (or --out)
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -31,7 +30,8 @@ from click.testing import CliRunner
 import harness
 from ddir_kit.cli import cli
 from ddir_kit.registration.fine_alignment import FineConfig
-from ddir_kit.registration.pair_map import PairMap, apply_affine, grid_to_hr_affine
+from ddir_kit.registration.pair_map import apply_affine, grid_to_hr_affine
+from ddir_kit.registration.pair_record import PairRecord
 from ddir_kit.registration.register_captures import register_captures
 from ddir_kit.registration.register_pair import RegistrationConfig
 from ddir_kit.virtual_camera.truth import LrShotTruth, read_scene_truth
@@ -50,13 +50,13 @@ CONFIGS = {
 }
 
 
-def exact_corner_error(pair: dict, lr_truth: LrShotTruth, grid: np.ndarray) -> float:
+def exact_corner_error(pair: PairRecord, lr_truth: LrShotTruth, grid: np.ndarray) -> float:
     """Worst of the four LR-grid corners of a pair.json record against the truth grid, LR px."""
-    s = float(pair["scale"])
-    wl, hl = pair["lr_size"]
+    s = float(pair.scale)
+    wl, hl = pair.lr_size
     corners = np.array([[0, 0], [wl - 1, 0], [0, hl - 1], [wl - 1, hl - 1]], float)
-    hr = apply_affine(grid_to_hr_affine(s, pair["hr_crop"][:2]), corners)
-    lr = PairMap.from_dict(pair).hr_to_lr(hr)
+    hr = apply_affine(grid_to_hr_affine(s, pair.hr_crop[:2]), corners)
+    lr = pair.pair_map.hr_to_lr(hr)
     return float((np.linalg.norm(grid_lr_to_hr(grid, lr_truth.grid.step_px, lr) - hr, axis=1) / s).max())
 
 
@@ -81,11 +81,11 @@ def main() -> None:
             for scene in sorted(p for p in work.iterdir() if p.is_dir()):
                 for lr_truth in read_scene_truth(scene).lr:
                     tag = lr_truth.file[len("lr_"):].rsplit(".", 1)[0]
-                    rec = json.loads((out / scene.name / tag / "pair.json").read_text())
+                    rec = PairRecord.read(out / scene.name / tag / "pair.json")
                     exact = exact_corner_error(rec, lr_truth, lr_truth.grid.load(scene))
-                    errors[name].append((scene.name, lr_truth.scale, rec["status"], exact))
+                    errors[name].append((scene.name, lr_truth.scale, rec.status, exact))
                     if i == 0:
-                        blur.setdefault(lr_truth.scale, []).append(rec["template_blur"]["sigma_lr_px"])
+                        blur.setdefault(lr_truth.scale, []).append(rec.template_blur.sigma_lr_px)
             print(name, _summary(errors[name]), flush=True)
     finally:
         for path in [work, *work.parent.glob(f"{work.name}-aligned-*")]:

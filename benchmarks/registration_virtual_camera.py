@@ -14,11 +14,9 @@ Prints a table and writes benchmarks/results/registration_virtual_camera.md (or 
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 from click.testing import CliRunner
@@ -28,6 +26,7 @@ from ddir_kit.virtual_camera.truth import LrShotTruth, read_scene_truth
 from ddir_kit.virtual_camera.truth_maps import grid_lr_to_hr
 from ddir_kit.cli import cli
 from ddir_kit.registration.pair_map import PairMap, apply_affine, grid_to_hr_affine
+from ddir_kit.registration.pair_record import PairRecord
 from ddir_kit.registration.register_captures import register_captures
 from ddir_kit.registration.register_pair import RegistrationConfig
 
@@ -71,11 +70,9 @@ def main() -> None:
                 grid = lr_truth.grid.load(scene)
                 tag = lr_truth.file[len("lr_"):].rsplit(".", 1)[0]
                 for i, name in enumerate(configs):
-                    rec = json.loads((work.parent / f"{work.name}-aligned-{i}" / scene.name / tag / "pair.json").read_text())
-                    res = SimpleNamespace(scale=rec["scale"], hr_crop=rec["hr_crop"], lr_size=rec["lr_size"],
-                                          pair_map=PairMap.from_dict(rec))
-                    ea, eg = corner_errors(res, lr_truth, grid)
-                    rows.append((scene.name, lr_truth.scale, name, rec["status"], ea, eg,
+                    rec = PairRecord.read(work.parent / f"{work.name}-aligned-{i}" / scene.name / tag / "pair.json")
+                    ea, eg = corner_errors(rec, lr_truth, grid)
+                    rows.append((scene.name, lr_truth.scale, name, rec.status, ea, eg,
                                  lr_truth.max_deviation_px / lr_truth.scale))
                     print(rows[-1], flush=True)
     finally:
