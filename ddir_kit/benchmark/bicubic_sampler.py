@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 
 from ..errors import DdirKitError
 from ..photo.resize import pil_bicubic_uint8
-from .sampler import SamplerConfig
+from .sampler import SamplerConfig, augment_pair, to_tensor_u8
 
 
 class BicubicPatches(Dataset):
@@ -59,17 +59,10 @@ class BicubicPatches(Dataset):
         hr_p = img[y0:y0 + w_hr, x0:x0 + w_hr]
         lr_p = pil_bicubic_uint8(hr_p, (p, p))
         if self.config.augment:
-            hflip, vflip, transpose = rng.random(3) < 0.5
-            if hflip:
-                lr_p, hr_p = lr_p[:, ::-1], hr_p[:, ::-1]
-            if vflip:
-                lr_p, hr_p = lr_p[::-1], hr_p[::-1]
-            if transpose:
-                lr_p, hr_p = lr_p.transpose(1, 0, 2), hr_p.transpose(1, 0, 2)
+            lr_p, hr_p = augment_pair(lr_p, hr_p, rng)
         from ..models.coords import make_coord
 
-        lr_t = torch.from_numpy(np.ascontiguousarray(lr_p).transpose(2, 0, 1).astype(np.float32) / 255.0)
-        hr_t = torch.from_numpy(np.ascontiguousarray(hr_p).transpose(2, 0, 1).astype(np.float32) / 255.0)
+        lr_t, hr_t = to_tensor_u8(lr_p), to_tensor_u8(hr_p)
         idx = torch.from_numpy(rng.choice(w_hr * w_hr, self.config.queries, replace=False))
         sample = {"lr": lr_t, "coord": make_coord((w_hr, w_hr))[idx],
                   "cell": torch.tensor([2.0 / w_hr, 2.0 / w_hr]).expand(self.config.queries, 2).clone(),

@@ -60,6 +60,24 @@ def crop_offset_choices(length_px: int, side_px: int, step_px: int) -> int:
     return max(1, -(-(length_px - side_px) // step_px))
 
 
+def augment_pair(lr_p: np.ndarray, hr_p: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The official samplers' augmentation of an (H, W, 3) LR/HR patch pair: a horizontal flip,
+    a vertical flip and a transpose, each with probability 1/2, drawn in that order from ``rng``."""
+    hflip, vflip, transpose = rng.random(3) < 0.5
+    if hflip:
+        lr_p, hr_p = lr_p[:, ::-1], hr_p[:, ::-1]
+    if vflip:
+        lr_p, hr_p = lr_p[::-1], hr_p[::-1]
+    if transpose:
+        lr_p, hr_p = lr_p.transpose(1, 0, 2), hr_p.transpose(1, 0, 2)
+    return lr_p, hr_p
+
+
+def to_tensor_u8(img: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (3, H, W) float32 in [0, 1], as torchvision's ToTensor."""
+    return torch.from_numpy(np.ascontiguousarray(img).transpose(2, 0, 1).astype(np.float32) / 255.0)
+
+
 class TrainPatches(Dataset):
     """Map-style dataset indexed by (epoch, index) keys.
 
@@ -114,15 +132,8 @@ class TrainPatches(Dataset):
         hy, hx = int(oy * s), int(ox * s)  # integers: offsets are multiples of the denominator
         hr_p = hr[hy:hy + hside, hx:hx + hside]
         if self.config.augment:
-            hflip, vflip, transpose = rng.random(3) < 0.5
-            if hflip:
-                lr_p, hr_p = lr_p[:, ::-1], hr_p[:, ::-1]
-            if vflip:
-                lr_p, hr_p = lr_p[::-1], hr_p[::-1]
-            if transpose:
-                lr_p, hr_p = lr_p.transpose(1, 0, 2), hr_p.transpose(1, 0, 2)
-        lr_t = torch.from_numpy(np.ascontiguousarray(lr_p).transpose(2, 0, 1).astype(np.float32) / 255.0)
-        hr_t = torch.from_numpy(np.ascontiguousarray(hr_p).transpose(2, 0, 1).astype(np.float32) / 255.0)
+            lr_p, hr_p = augment_pair(lr_p, hr_p, rng)
+        lr_t, hr_t = to_tensor_u8(lr_p), to_tensor_u8(hr_p)
         if self.config.whole_hr:
             return {"lr": lr_t, "hr": hr_t, "scale": torch.tensor(float(s))}
         idx = torch.from_numpy(rng.choice(hside * hside, self.config.queries, replace=False))
