@@ -174,6 +174,13 @@ def test_edsr_baseline_trains_per_integer_scale_and_is_scored_only_there(dataset
     assert [c == "-" for c in cells] == [False, True, False, False]  # x2, x2.5, x3, x4
     model, _ = load_checkpoint(out / "fixed-scale-edsr-x3" / "model.pt")
     assert model.scale == 3.0 and tuple(upscale(model, torch.rand(3, 10, 12), (30, 36)).shape) == (3, 30, 36)
+    # the Methods table: one line per model, each with its own upsampler's parameter count
+    from ddir_kit.models import count_parameters
+
+    text = (out / "results.md").read_text()
+    for s in (2, 3, 4):
+        n = count_parameters(load_checkpoint(out / f"fixed-scale-edsr-x{s}" / "model.pt")[0])
+        assert f"| EDSR-baseline x{s} | `fixed-scale` | {n:,} |" in text
 
 
 @pytest.mark.parametrize("name,message", [
@@ -255,3 +262,41 @@ def test_an_outside_query_method_under_two_torchrun_processes_matches_one_proces
     a, _ = load_checkpoint(tmp_path / "one" / "model.pt")
     b, _ = load_checkpoint(tmp_path / "two" / "model.pt")
     assert max(float((a.state_dict()[k] - b.state_dict()[k]).abs().max()) for k in a.state_dict()) < 1e-5
+
+
+def test_a_name_registered_through_the_entry_point_group_builds_and_checkpoints(plugin_dir, tmp_path, monkeypatch):
+    from importlib import metadata
+
+    from ddir_kit.models import method_interface, save_checkpoint
+
+    ep = metadata.EntryPoint(name="bilinear-plus", value="my_methods:BilinearPlus", group="ddir_kit.methods")
+    seen = []
+
+    def entry_points(group):
+        seen.append(group)
+        return [ep] if group == "ddir_kit.methods" else []
+
+    monkeypatch.setattr(method_interface.metadata, "entry_points", entry_points)
+    model = make_model("bilinear-plus", width=4)
+    assert seen == ["ddir_kit.methods"] and type(model.inner).__name__ == "BilinearPlus"
+    assert model.spec["target"] == "my_methods:BilinearPlus"
+    loaded, _ = load_checkpoint(save_checkpoint(tmp_path / "m.pt", model, {}))
+    assert loaded.spec == model.spec
+    with pytest.raises(DdirKitError, match="bilinear-plus, or name your own"):
+        make_model("no-such-name")
+
+
+def test_method_arguments_can_come_from_a_profile_key_and_the_command_line_overrides_them(plugin_dir, dataset,
+                                                                                         tmp_path):
+    args = ["--set", 'method_args={"my_methods:BilinearPlus": {"width": 6}, "liif": {"hidden_list": [8]}}']
+    out = tmp_path / "bench"
+    res = CliRunner().invoke(cli, ["bench", "--methods", "bicubic,my_methods:BilinearPlus", str(dataset),
+                                   "--out", str(out), *TINY, *args])
+    assert res.exit_code == 0, res.output
+    (run,) = out.glob("my_methods-BilinearPlus*/model.pt")  # the folder's name carries a digest of the arguments
+    model, _ = load_checkpoint(run)
+    assert model.spec["width"] == 6 and model.inner.conv.out_channels == 6
+    res = CliRunner().invoke(cli, ["train", "--method", "my_methods:BilinearPlus", str(dataset), "--out",
+                                   str(tmp_path / "t"), "--method-args", '{"width": 5}', *TINY, *args])
+    assert res.exit_code == 0, res.output
+    assert load_checkpoint(tmp_path / "t" / "model.pt")[0].spec["width"] == 5

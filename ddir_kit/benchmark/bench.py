@@ -117,7 +117,7 @@ def _plain(s: Fraction):
 def _find_checkpoint(ckpt_dir: Path | None, e: BenchEntry) -> Path | None:
     if ckpt_dir is None:
         return None
-    for name in (f"{e.run_name}.pt", f"{e.method}_{e.encoder}.pt", f"{e.method}.pt"):
+    for name in (f"{e.run_name}.pt", f"{e.method}-{e.encoder}.pt", f"{e.method}_{e.encoder}.pt", f"{e.method}.pt"):
         if (ckpt_dir / name).is_file():
             return ckpt_dir / name
     return None
@@ -143,6 +143,8 @@ def run_bench(methods: list[str], data: str | Path | SRDataset, out_dir: str | P
     unknown = [k for k in method_args if k not in methods]
     if unknown:
         raise DdirKitError(f"--method-args names {', '.join(unknown)}, which --methods does not list")
+    # the profile's arguments for the methods of this run, where the command line gives none
+    method_args = {**{m: a for m, a in profile.method_args.items() if m in methods}, **method_args}
     ds: SRDataset = data if isinstance(data, SRDataset) else open_dataset(data, scale)
     test_ds = ds if test_data is None else (test_data if isinstance(test_data, SRDataset) else open_dataset(test_data))
     if not test_ds.test:
@@ -193,7 +195,9 @@ def run_bench(methods: list[str], data: str | Path | SRDataset, out_dir: str | P
             model, _extra = load_checkpoint(ckpt, map_location=device)
             ckpt_key = sha256_file(ckpt)
         model.to(device)
-        infos.append(MethodInfo(label, e.method, count_parameters(model), weights))
+        # a fixed-scale method is one model per scale, each with its own parameter count
+        infos.append(MethodInfo(label if e.scale is None else f"{label} x{e.scale:g}", e.method,
+                                count_parameters(model), weights))
 
         score_scales = [s for s in test_ds.test_scales if e.scale is None or float(s) == e.scale]
         key = {"checkpoint": ckpt_key, "protocol": protocol.name, "dataset": str(test_ds.root),
@@ -229,9 +233,9 @@ def run_bench(methods: list[str], data: str | Path | SRDataset, out_dir: str | P
                                              if sc.name == test_ds.test[_frac(test_ds, sc.scale)][0].hr.stem})
 
     if ctx.is_main:
-        _write_reports(out_dir, ds, test_ds, rows, profile, protocol, timings, figure, _dedupe(infos), names)
+        _write_reports(out_dir, ds, test_ds, rows, profile, protocol, timings, figure, infos, names)
     barrier(ctx)
-    return BenchResult(out_dir, rows, trained, skipped, timings, _dedupe(infos), names)
+    return BenchResult(out_dir, rows, trained, skipped, timings, infos, names)
 
 
 def _entry_label(model, e: BenchEntry) -> str:
@@ -239,14 +243,6 @@ def _entry_label(model, e: BenchEntry) -> str:
     from ..models.registry import REGISTRY, method_label
 
     return method_label(e.method, e.encoder) if e.method in REGISTRY else str(getattr(model, "label", e.method))
-
-
-def _dedupe(infos: list[MethodInfo]) -> list[MethodInfo]:
-    """One line per label (the per-scale models of a fixed-scale method share one)."""
-    seen = {}
-    for i in infos:
-        seen.setdefault(i.label, i)
-    return list(seen.values())
 
 
 def _what_changed(old: dict, new: dict) -> str:

@@ -57,6 +57,9 @@ class Profile:
     # evaluation
     protocol: str = "ddir"
     eval_max_memory_bytes: int = 2 << 30  # per chunk of queries in full-image inference
+    # constructor arguments per method name, e.g. {"my_pkg.nets:Net": {"width": 32}}, for the
+    # methods a run trains; --method-args given on the command line takes their place
+    method_args: dict = field(default_factory=dict)
     notes: str = ""
 
     def learning_rate_for(self, method: str) -> float:

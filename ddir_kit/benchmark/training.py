@@ -141,7 +141,8 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
     """Train ``method`` with ``encoder`` on the Train split of ``data``; write the run folder.
 
     method_args: constructor arguments of the method (a method from outside takes its own; a
-    fixed-scale model its ``scale``, and trains only on the Train pairs of that scale).
+    fixed-scale model its ``scale``, and trains only on the Train pairs of that scale); None:
+    the profile's ``method_args`` for this method.
     A finished run (model.pt present) is skipped. An unfinished one needs ``resume=True``.
     Under torchrun, pass nothing for ``ctx``: the process group is joined here.
     """
@@ -162,7 +163,9 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
     random.seed(profile.seed)
     np.random.seed(profile.seed)
     torch.manual_seed(profile.seed)
-    model = make_model(method, encoder, **dict(method_args or {}))
+    if method_args is None:
+        method_args = profile.method_args.get(method, {})
+    model = make_model(method, encoder, **dict(method_args))
     if not getattr(model, "trainable", True):
         raise DdirKitError(f"{method} has no weights to train")
     model.to(ctx.device)

@@ -90,7 +90,7 @@ def train(method, encoder, method_args, dataset, data_option, out, resume, profi
     prof = load_profile(profile, parse_set(overrides))
     res = train_method(method, one_dataset(dataset, data_option), out, prof, encoder, resume=resume, device=device,
                        scale=data_scale, progress=training_progress(f"{method}-{encoder}"),
-                       method_args=_json_object(method_args, "--method-args"))
+                       method_args=None if method_args is None else _json_object(method_args, "--method-args"))
     if not _is_main_rank():
         return
     for note in res.notes:
