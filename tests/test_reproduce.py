@@ -6,6 +6,7 @@ training shared between experiments."""
 from __future__ import annotations
 
 import csv
+import shutil
 from fractions import Fraction
 from pathlib import Path
 
@@ -139,6 +140,11 @@ def test_table6_runs_end_to_end_with_the_paper_figures_beside(stand_ins, tmp_pat
                                       str(out), *TINY])
     assert shared.exit_code == 0 and "trained 0 models" in shared.output, shared.output
     assert len(_table(out, "table6_unseen")) == 4 * 2
+    # the same folder with other data: the finished models are not passed off as trained on it
+    other = tmp_path / "other_realarbisr"
+    shutil.copytree(stand_ins["realarbisr"], other)
+    wrong = CliRunner().invoke(cli, ["reproduce", "table6", "--data", str(other), "--out", str(out), *TINY])
+    assert wrong.exit_code == 1 and "was trained on" in wrong.output and "use another --out" in wrong.output
 
 
 def test_table7_trains_on_real_pairs_and_on_bicubic_degradation_and_scores_rgb(stand_ins, tmp_path):
