@@ -7,66 +7,27 @@ from __future__ import annotations
 
 import csv
 import shutil
-from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import pytest
 from click.testing import CliRunner
 
 from ddir_kit.benchmark.experiments import experiment_names, load_experiment
 from ddir_kit.benchmark.paper_figures import paper_figure, paper_figures
 from ddir_kit.cli import cli
+from ddir_kit.dataset.city100 import build_stand_ins
 from ddir_kit.dataset.open import open_dataset
 from ddir_kit.errors import DdirKitError
-from ddir_kit.scales import scale_tag
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-ELEVEN = [Fraction(s).limit_denominator(10) for s in (1.5, 1.7, 2, 2.3, 2.5, 2.7, 3, 3.3, 3.5, 3.7, 4)]
-SIX = [Fraction(s).limit_denominator(10) for s in (1.5, 2, 2.5, 3, 3.5, 4)]
 TINY = ["--profile", "quick", "--set", "epochs=1", "--set", "repeat=1", "--set", "batch=2", "--set", "num_workers=0",
         "--set", "lr_patch_px=20", "--set", "queries=128", "--set", "torch_threads=1"]
 
 
-def _crop(city100_dir, i):
-    # The top-left 320 x 480 of each file (frame rows 200:520, cols 300:780 when the photos were
-    # uncut); the shipped crops of 001-003 and 005 are smaller, 319 px high, and a stand-in needs
-    # only a real photo of at least 243 x 363 (RealSR, 004-006) or 200 x 300 (DIV2K, 007-009).
-    return cv2.imread(str(city100_dir / f"nikon_00{i}H.png"))[0:320, 0:480]
-
-
 @pytest.fixture(scope="module")
 def stand_ins(city100_dir, tmp_path_factory):
-    root = tmp_path_factory.mktemp("standins")
-    arbi = root / "realarbisr"
-    for split, idx, scales in (("Train", (1, 2), SIX), ("Test", (3,), ELEVEN)):
-        for i in idx:
-            img = _crop(city100_dir, i)
-            for s in scales:
-                lw, lh = 60, 40  # multiples of every denominator (2, 10)
-                hr = cv2.resize(img, (int(lw * s), int(lh * s)), interpolation=cv2.INTER_AREA)
-                lr = cv2.resize(img, (lw, lh), interpolation=cv2.INTER_AREA)
-                for folder, im in ((f"HR{scale_tag(s)}", hr), (f"LR{scale_tag(s)}", lr)):
-                    (arbi / split / folder).mkdir(parents=True, exist_ok=True)
-                    cv2.imwrite(str(arbi / split / folder / f"p{i}.png"), im)
-    realsr = root / "realsr"
-    for split, idx in (("Train", (4, 5)), ("Test", (6,))):
-        for i in idx:
-            img = _crop(city100_dir, i)
-            for s in (2, 3, 4):
-                d = realsr / "Canon" / split / str(s)
-                d.mkdir(parents=True, exist_ok=True)
-                hr = img[:240 + s - 1, :360 + s - 1]  # version 3: HR a few pixels beyond s x LR
-                cv2.imwrite(str(d / f"Canon_00{i}_HR.png"), hr)
-                cv2.imwrite(str(d / f"Canon_00{i}_LR{s}.png"),
-                            cv2.resize(img[:240, :360], (360 // s, 240 // s), interpolation=cv2.INTER_AREA))
-    div2k = root / "div2k"
-    for folder, idx in (("DIV2K_train_HR", (7, 8)), ("DIV2K_valid_HR", (9,))):
-        (div2k / folder).mkdir(parents=True)
-        for i in idx:
-            cv2.imwrite(str(div2k / folder / f"{i:04d}.png"), _crop(city100_dir, i)[:200, :300])
-    return {"realarbisr": arbi, "realsr": realsr, "div2k": div2k}
+    return build_stand_ins(city100_dir, tmp_path_factory.mktemp("standins"))
 
 
 def test_every_experiment_is_listed_with_what_it_trains_and_needs():
