@@ -69,7 +69,7 @@ def test_a_stage_an_earlier_run_did_not_finish_is_announced_as_run_again(old_dem
     r = CliRunner().invoke(cli, ["demo", "--fast", "--out", str(old_demo)])
     assert ("keeping calibrate, capture, register (finished in an earlier run); running dataset, bench"
             in r.output)
-    assert ("[dataset  ] crop into RealArbiSR layout + validate ... again: the earlier run did not finish it; "
+    assert ("[dataset  ] crop into RealArbiSR layout + validate + card ... again: the earlier run did not finish it; "
             "it is redone whole") in r.output
     assert "[register ] kept from an earlier run" in r.output
 

@@ -242,6 +242,10 @@ def _fixture_demo_config():
                                sweep_focals_mm=(24, 30, 38, 48, 60, 75, 90, 105), jobs=1)
 
 
+ADDED_SINCE = {"dataset": {"card": None, "card_truth": [], "card_from_jpeg": False, "card_from_raw": False},
+               "bench": {"pretrained_rows": [], "pretrained_timings_s": {}, "pretrained_models": [], "iterations": {}}}
+
+
 def test_every_stage_record_of_the_previous_release_reads_to_its_summary(tmp_path):
     from ddir_kit.demo.stage_records import (BenchSummary, CalibrateSummary, CaptureSummary, DatasetSummary,
                                              RegisterSummary, read_stage_record, write_stage_record)
@@ -261,7 +265,9 @@ def test_every_stage_record_of_the_previous_release_reads_to_its_summary(tmp_pat
         write_stage_record(tmp_path, name, record)
         written = _json(tmp_path / "stages" / f"{name}.json")
         assert written.pop("format") == "ddir-kit/demo-stage@1"
-        assert written == _json(DEMO / "stages" / f"{name}.json")
+        expected = _json(DEMO / "stages" / f"{name}.json")
+        expected["summary"].update(ADDED_SINCE.get(name, {}))  # fields added since, at their defaults
+        assert written == expected
         assert read_stage_record(tmp_path, name) == record
 
 
@@ -291,11 +297,15 @@ def test_an_old_demo_folder_resumes_every_stage_and_reports_as_it_did(tmp_path):
     assert started == [] and [o.status for o in outcomes] == ["skipped"] * 5
     assert {o.name: _stage_figure(o) for o in outcomes} == _json(DEMO / "stage_figures.json")
     # the old report, with the words this release changed on purpose: the status of a stage a
-    # rerun keeps, the protocol's doc, and the under-training note computed from the run's epochs
+    # rerun keeps, the protocol's doc, the under-training note computed from the run's epochs, and
+    # the stage titles (the dataset stage makes the card; the bench scores pretrained models too)
     old = (DEMO / "report.md").read_text().replace("| done |", "| kept from an earlier run |").replace(
         "marked *skipped*", "marked *kept from an earlier run*").replace(
         "(DESIGN.md:", "(docs/protocols.md:").replace("for 1 epochs,", "for 1 epoch,").replace(
-        "to train ten times longer (", "to train each method 100 epochs instead of 1 (").splitlines()
+        "to train ten times longer (", "to train each method 100 epochs instead of 1 (").replace(
+        "RealArbiSR layout + validate", "RealArbiSR layout + validate + card").replace(
+        "CiaoSR, DDIR |", "CiaoSR, DDIR (pretrained; from scratch) |").replace(
+        "CiaoSR, DDIR\n", "CiaoSR, DDIR (pretrained; from scratch)\n").splitlines()
     new = write_report(out, _fixture_demo_config(), outcomes).read_text().splitlines()
     assert new[2].startswith("Seed 0; fast (CI) run; machine: ")  # the machine line names this machine
     assert new[:2] + new[3:] == old[:2] + old[3:]

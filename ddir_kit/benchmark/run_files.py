@@ -148,8 +148,22 @@ class ScoreCache:
 
 def logged_seconds(log_csv: str | Path) -> int | None:
     """The elapsed seconds of a training log's last row (its last column), or None."""
-    lines = Path(log_csv).read_text().strip().splitlines()
+    last = _last_row(log_csv)
     try:
-        return round(float(lines[-1].split(",")[-1])) if len(lines) > 1 else None
+        return None if last is None else round(float(last[-1]))
     except ValueError:
         return None
+
+
+def logged_iterations(log_csv: str | Path) -> int | None:
+    """The iteration of a training log's last row (its first column), or None."""
+    last = _last_row(log_csv)
+    try:
+        return None if last is None else int(last[0])
+    except ValueError:
+        return None
+
+
+def _last_row(log_csv: str | Path) -> list[str] | None:
+    lines = Path(log_csv).read_text().strip().splitlines()
+    return lines[-1].split(",") if len(lines) > 1 else None

@@ -5,31 +5,38 @@ from __future__ import annotations
 import click
 
 from ..errors import DdirKitError
-from .options import PATH, device_option
+from .options import PATH, device_option, training_progress
 
 
 def register_commands(cli: click.Group) -> None:
     cli.add_command(demo)
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option("--out", type=PATH, default="demo-out", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--fast", is_flag=True, help="a smaller run (CI): fewer scenes and shots, one epoch")
 @click.option("--keep-going", is_flag=True, help="run the stages that do not need a failed one")
 @device_option("where the bench trains and tests: cpu or cuda")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="train each method this many epochs (default 10; 100 takes about a minute a method on a GPU)")
+              help="train each method of the from-scratch run this many epochs (default 10)")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
               help="training precision; bf16 trains in about 0.55x the time on a CPU with native bf16")
-def demo(out, seed, fast, keep_going, device, epochs, precision):
+@click.option("--models", type=PATH, default=None,
+              help="pretrained models to score: a folder `ddir-kit demo pretrain` wrote (default: the shipped ones)")
+@click.pass_context
+def demo(ctx, out, seed, fast, keep_going, device, epochs, precision, models):
     """Run the whole flow on the virtual zoom camera and write OUT/report.md.
 
     Calibrate a virtual zoom lens from a checkerboard sweep, shoot scenes at the calibrated
-    focal lengths onto a camera card, ingest, register, crop into a dataset, validate it and
-    bench bicubic, LIIF, LTE, CiaoSR and DDIR on it; every stage is compared with the camera's
-    truth. A rerun resumes where the last one stopped.
+    focal lengths onto a camera card, ingest, register, crop into a dataset, validate it, make
+    its card, and bench bicubic, LIIF, LTE, CiaoSR and DDIR on its test scenes: the shipped
+    pretrained models (trained on other scenes), and each method trained here from scratch
+    for a short run. Every stage is compared with the camera's truth. A rerun resumes where the
+    last one stopped. `ddir-kit demo pretrain` remakes the pretrained models.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     import time
 
     from ..demo.config import demo_config
@@ -38,7 +45,7 @@ def demo(out, seed, fast, keep_going, device, epochs, precision):
     from ..devices import resolve_device
 
     resolve_device(device)  # before minutes of stages, not at the bench
-    config = demo_config(fast, seed, device, epochs, precision)
+    config = demo_config(fast, seed, device, epochs, precision, models)
     started, redo = {}, set()
 
     def on_plan(plan):
@@ -90,5 +97,44 @@ def _stage_figure(o) -> str:
     if o.name == "dataset":
         return f"{s.files} pairs of files, {len(s.test_scenes)} test scenes"
     if o.name == "bench":
-        return f"{len(s.rows)} method x scale results"
+        return _bench_figure(s)
     return ""
+
+
+def _bench_figure(s) -> str:
+    if not s.pretrained_rows:
+        return f"{len(s.rows)} method x scale results"
+    psnr = {(r.method, r.scale): r.psnr_y for r in s.pretrained_rows}
+    scales = sorted({r.scale for r in s.pretrained_rows})
+    learned = sorted({r.method for r in s.pretrained_rows} - {"bicubic"})
+    above = sum(all(psnr[(m, x)] > psnr[("bicubic", x)] for m in learned) for x in scales)
+    text = f"pretrained: every learned method above bicubic at {above} of {len(scales)} scales"
+    if {"ddir", "liif"} <= set(learned):
+        text += f", DDIR above LIIF at {sum(psnr[('ddir', x)] > psnr[('liif', x)] for x in scales)}"
+    return text + f"; from scratch: {len(s.rows)} method x scale results"
+
+
+@demo.command("pretrain")
+@click.option("--textures", type=PATH, required=True,
+              help="a folder holding City100's HR photos (nikon_NNNH.png); the demo's own six are left out")
+@click.option("--work", type=PATH, default="demo-pretrain-work", show_default=True,
+              help="where the scenes, the dataset and the training runs go (a rerun resumes)")
+@click.option("--out", type=PATH, default="demo-models", show_default=True,
+              help="where the models, SHA256SUMS and README.md go; `ddir-kit demo --models OUT` scores them")
+@device_option("where the methods train: cpu or cuda")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="epochs per method (default 40)")
+@click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True, help="registration workers")
+def pretrain(textures, work, out, device, epochs, jobs):
+    """Make the demo's pretrained models: shoot 12 virtual-camera scenes (seed 1000) on City100
+    photos the demo does not use, register and crop them, train LIIF, LTE, CiaoSR and DDIR at
+    the demo's width (quick profile, 40 epochs: about an hour on two CPU cores), and write the
+    models with their checksums and recipe."""
+    from ..demo.pretrain import PRETRAIN_EPOCHS, pretrain_demo_models
+    from ..devices import resolve_device
+
+    resolve_device(device)
+    res = pretrain_demo_models(work, textures, out, device=device, epochs=epochs or PRETRAIN_EPOCHS, jobs=jobs,
+                               log=click.echo, train_progress=training_progress)
+    for path in res.models:
+        click.echo(f"wrote {path}")
+    click.echo(f"wrote {res.out_dir / 'SHA256SUMS'} and {res.out_dir / 'README.md'}")

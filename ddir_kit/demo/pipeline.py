@@ -63,8 +63,8 @@ STAGE_TITLES = {
     "calibrate": "virtual checkerboard sweep + calibrate",
     "capture": "virtual camera card + capture ingest",
     "register": "register every pair, compare with truth",
-    "dataset": "crop into RealArbiSR layout + validate",
-    "bench": "bench bicubic, LIIF, LTE, CiaoSR, DDIR",
+    "dataset": "crop into RealArbiSR layout + validate + card",
+    "bench": "bench bicubic, LIIF, LTE, CiaoSR, DDIR (pretrained; from scratch)",
 }
 
 
@@ -132,7 +132,7 @@ def _claim(out: Path, config: DemoConfig) -> None:
     if path.is_file():
         old = read_json(path)
         if old.get("config") != jsonable(config.to_dict()):
-            raise DdirKitError("holds a demo run with other settings (seed, --fast, --device, --epochs or --precision); "
+            raise DdirKitError("holds a demo run with other settings (seed, --fast, --device, --epochs, --precision or --models); "
                               "use another --out", out)
     else:
         atomic_write_json(path, {"config": jsonable(config.to_dict())})
@@ -269,18 +269,26 @@ def _stage_register(out: Path, cfg: DemoConfig, log) -> RegisterSummary:
 
 
 def _stage_dataset(out: Path, cfg: DemoConfig, log) -> DatasetSummary:
-    from ..dataset.validate import validate_dataset
+    from ..dataset.card import make_card
     from ..dataset.crop import CropSettings, crop_dataset
+    from ..dataset.validate import validate_dataset
+    from ..virtual_camera.card_truth import compare_with_truth
 
     settings = CropSettings(test_fraction=cfg.test_fraction, seed=cfg.seed, train_scales=cfg.train_scales)
     report = crop_dataset(out / "aligned", out / "dataset", settings)
     check = validate_dataset(out / "dataset")
     if not check.ok:
         raise DdirKitError("validate found errors: " + "; ".join(str(f) for f in check.errors[:5]), out / "dataset")
+    log("making the dataset card")
+    card = make_card(out / "dataset", out / "dataset_card", aligned=out / "aligned",
+                     command=f"ddir-kit card {out / 'dataset'} --aligned {out / 'aligned'} --out {out / 'dataset_card'}")
+    truth = compare_with_truth(card.out_dir, out / "card_truth.json", out / "captures")
     return DatasetSummary(train_scenes=tuple(report.train_scenes), test_scenes=tuple(report.test_scenes),
                           files=report.files, skipped=tuple(PairNote(p, r) for p, r in report.skipped),
                           validate_pairs={f"{k[0]}/{k[1]}": v for k, v in check.pairs.items()},
-                          validate_warnings=tuple(str(w) for w in check.warnings))
+                          validate_warnings=tuple(str(w) for w in check.warnings),
+                          card=str(card.card_md.relative_to(out)), card_truth=truth.scales,
+                          card_from_jpeg=truth.jpeg_sources, card_from_raw=truth.raw_sources)
 
 
 # ----------------------------------------------------------------------------------------
@@ -288,16 +296,45 @@ def _stage_dataset(out: Path, cfg: DemoConfig, log) -> DatasetSummary:
 
 
 def _stage_bench(out: Path, cfg: DemoConfig, log) -> BenchSummary:
+    """Two benches on the same test scenes: the pretrained models (the comparison), then every
+    method trained here from scratch for the profile's short run (the training path)."""
     from ..benchmark.bench import run_bench
     from ..benchmark.profiles import load_profile
+    from ..benchmark.run_files import RunRecord, logged_iterations
+    from ..fileio import sha256_file
+    from .config import DEMO_METHOD_ARGS
+    from .pretrain import MODELS_DIR, verify_demo_models
 
+    models_dir = Path(cfg.models_dir) if cfg.models_dir else MODELS_DIR
+    models = verify_demo_models(models_dir)
+    learned = [m for m in cfg.methods if m in DEMO_METHOD_ARGS]
+    missing = [m for m in learned if not (models_dir / f"{m}-{cfg.encoder}.pt").is_file()]
+    if missing:
+        raise DdirKitError(f"no pretrained {', '.join(f'{m}-{cfg.encoder}.pt' for m in missing)}", models_dir)
+    args = {m: DEMO_METHOD_ARGS[m] for m in learned}
+    log(f"scoring the pretrained models of {models_dir}")
+    pre = run_bench(list(cfg.methods), out / "dataset", out / "bench_pretrained", load_profile(cfg.profile),
+                    encoder=cfg.encoder, checkpoints_dir=models_dir, device=cfg.device, log=log, method_args=args)
     profile = load_profile(cfg.profile, dict(cfg.profile_overrides))
+    log(f"training {', '.join(learned)} from scratch ({profile.epochs} epochs each)")
     result = run_bench(list(cfg.methods), out / "dataset", out / "bench", profile, encoder=cfg.encoder,
-                       device=cfg.device, log=log)
-    rows = tuple(dataclasses.replace(r, scale=float(r.scale)) for r in result.rows)
-    return BenchSummary(rows=rows, profile=profile.name, profile_notes=profile.notes,
+                       device=cfg.device, log=log, method_args=args)
+    iterations = {}
+    for run in sorted((out / "bench").glob("*/run.json")):
+        rec = RunRecord.read(run)
+        label = result.labels.get((rec.method, rec.encoder), run.parent.name)
+        iterations[label] = logged_iterations(run.parent / "log.csv") or 0
+    return BenchSummary(rows=_float_scales(result.rows), profile=profile.name, profile_notes=profile.notes,
                         overrides=dict(cfg.profile_overrides),
-                        timings_s={k: list(v) for k, v in result.timings_s.items()})
+                        timings_s={k: list(v) for k, v in result.timings_s.items()},
+                        pretrained_rows=_float_scales(pre.rows),
+                        pretrained_timings_s={k: list(v) for k, v in pre.timings_s.items()},
+                        pretrained_models=tuple(f"{p.name} {sha256_file(p)[:12]}" for p in models),
+                        iterations=iterations)
+
+
+def _float_scales(rows) -> tuple:
+    return tuple(dataclasses.replace(r, scale=float(r.scale)) for r in rows)
 
 
 _STAGE_FUNCS = {"calibrate": _stage_calibrate, "capture": _stage_capture, "register": _stage_register,

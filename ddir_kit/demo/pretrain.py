@@ -1,5 +1,6 @@
-"""The demo's pretrained models: LIIF, LTE, CiaoSR and DDIR (EDSR encoders) trained by the kit on
-virtual-camera scenes that the demo never shows, and shipped in ddir_kit/data/demo_models/.
+"""The demo's pretrained models: LIIF, LTE, CiaoSR and DDIR at the demo's reduced width
+(config.DEMO_METHOD_ARGS) trained by the kit on virtual-camera scenes that the demo never shows,
+and shipped in ddir_kit/data/demo_models/.
 
 Two CPU cores cannot train four implicit decoders far enough in the demo's 20 minutes for a
 comparison to mean anything (benchmarks/results/demo_training_length.md). So the demo scores
@@ -12,14 +13,14 @@ path. They were made by ``ddir-kit demo pretrain`` (this module), which anyone c
 2. ``register`` aligns them (radial term and homography, as the demo), ``crop`` puts every scene
    in Train;
 3. each method trains with the ``quick`` profile for ``PRETRAIN_EPOCHS`` epochs;
-4. the weights are stored in float16 (half the size; the demo scores them in float32) with
-   their checksums in SHA256SUMS and the recipe in README.md.
+4. the checkpoints are stored with their checksums in SHA256SUMS and the recipe in README.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +30,7 @@ import torch
 
 from ..errors import DdirKitError
 from ..fileio import atomic_write_text, sha256_file
+from .config import DEMO_METHOD_ARGS
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "data" / "demo_models"
 PRETRAIN_SEED = 1000
@@ -36,8 +38,7 @@ PRETRAIN_SCENES = 12
 PRETRAIN_SENSOR_PX = (480, 320)  # the demo's own frames
 PRETRAIN_SCALES = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
 PRETRAIN_METHODS = ("liif", "lte", "ciaosr", "ddir")
-PRETRAIN_EPOCHS = 60  # 60 epochs of 12 scenes x 20 / batch 4 = 3600 iterations
-PRETRAIN_LR_MILESTONES = (48,)
+PRETRAIN_EPOCHS = 40  # 40 epochs of 12 scenes x 20 / batch 4 = 2400 iterations
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,9 @@ def pretrain_demo_models(work: str | Path, textures_dir: str | Path, out_dir: st
                          log: Callable[[str], None] | None = None,
                          train_progress: Callable[[str], Callable] | None = None) -> PretrainResult:
     """Shoot, register and crop the pretraining scenes into ``work``, train the four methods
-    there (resumable: a rerun continues), and write their float16 weights to ``out_dir``."""
+    there (resumable: a rerun continues), and copy their checkpoints to ``out_dir``."""
     from ..benchmark.profiles import load_profile
+    from ..benchmark.run_files import logged_iterations, logged_seconds
     from ..benchmark.training import train_method
     from ..dataset.crop import CropSettings, crop_dataset
     from ..registration.config import RegistrationConfig
@@ -93,21 +95,16 @@ def pretrain_demo_models(work: str | Path, textures_dir: str | Path, out_dir: st
         run = work / "runs" / f"{method}-edsr"
         log(f"training {method}-edsr ({epochs} epochs)")
         res = train_method(method, work / "dataset", run, profile, "edsr", resume=True, device=device,
-                           progress=train_progress(f"{method}-edsr") if train_progress else None)
-        iterations[method], seconds[method] = res.iters, round(res.seconds)
-        models.append(_export_half(run / "model.pt", out_dir / f"{method}-edsr.pt"))
+                           progress=train_progress(f"{method}-edsr") if train_progress else None,
+                           method_args=DEMO_METHOD_ARGS[method])
+        # from the run's log, so that a run finished by an earlier call (skipped now) counts too
+        iterations[method] = logged_iterations(run / "log.csv") or res.iters
+        seconds[method] = logged_seconds(run / "log.csv") or round(res.seconds)
+        dest = out_dir / f"{method}-edsr.pt"
+        shutil.copyfile(run / "model.pt", dest)
+        models.append(dest)
     _write_records(out_dir, models, textures, profile, iterations, seconds, device)
     return PretrainResult(out_dir, tuple(models), tuple(textures), iterations, seconds)
-
-
-def _export_half(model_pt: Path, dest: Path) -> Path:
-    from ..models import load_checkpoint, save_checkpoint
-
-    model, extra = load_checkpoint(model_pt)
-    model.half()
-    save_checkpoint(dest, model, extra={**extra, "stored_dtype": "float16",
-                                        "pretrained_for": "the ddir-kit demo (ddir_kit/demo/pretrain.py)"})
-    return dest
 
 
 def _write_records(out_dir: Path, models, textures, profile, iterations, seconds, device) -> None:
@@ -125,9 +122,12 @@ def _write_records(out_dir: Path, models, textures, profile, iterations, seconds
               "`--radial --perspective`, every scene in Train; the walls are these City100 photos, none of "
               "which the demo's own scenes use:", *tex, "",
               f"- Training: profile `quick` with epochs={profile.epochs}, learning rate milestones "
-              f"{list(profile.learning_rate_milestones_epochs)}; EDSR encoders.",
-              "- Stored: float16 weights (the demo loads them into float32 models); checksums in SHA256SUMS.", "",
-              "| model | iterations | training s | MB |", "|---|---:|---:|---:|", *rows, ""]
+              f"{list(profile.learning_rate_milestones_epochs)}; the demo's reduced widths (EDSR-baseline of 8 "
+              "residual blocks of 32 channels, MLPs of 128): ddir_kit/demo/config.py DEMO_METHOD_ARGS.",
+              "- Checksums in SHA256SUMS (the demo checks them before it scores the models).",
+              "- Training seconds are wall time from each run's log: they include any wait for a CPU that "
+              "other work shared, and a run resumed across calls counts its parts.", "",
+              "| model | iterations | training s (wall, from its log) | MB |", "|---|---:|---:|---:|", *rows, ""]
     atomic_write_text(out_dir / "README.md", "\n".join(readme))
 
 

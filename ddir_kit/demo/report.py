@@ -134,41 +134,122 @@ def _dataset(s: DatasetSummary, cfg: DemoConfig, out: Path) -> list[str]:
              "others are unseen.", "", f"`validate`: no errors; pairs per folder: {counts}.", ""]
     if s.validate_warnings:
         lines += ["Warnings:", ""] + [f"- {w}" for w in s.validate_warnings] + [""]
+    if s.card:
+        lines += _card(s)
     return lines
 
 
+def _card(s: DatasetSummary) -> list[str]:
+    from ..virtual_camera.card_truth import TruthComparison
+
+    truth = TruthComparison(s.card_truth,
+                            jpeg_sources=s.card_from_jpeg, raw_sources=s.card_from_raw)
+    return [f"The dataset card, `{s.card}` (`ddir-kit card`: per scale the photometric shift of the LR against the "
+            "HR and the relative blur registration measured), against the truth:", "", *truth.markdown_lines(), ""]
+
+
+PROTOCOL_SENTENCE = ("PSNR-Y (dB), protocol `ddir` (docs/protocols.md: Y of float predictions clamped to [0, 1], "
+                     "shave ceil(s), mean of per-image PSNRs)")
+
+
 def _bench(s: BenchSummary, cfg: DemoConfig, out: Path) -> list[str]:
-    rows = s.rows
-    scales = sorted({r.scale for r in rows})
-    methods = list(dict.fromkeys((r.method, r.encoder) for r in rows))
-    psnr = {(r.method, r.encoder, r.scale): r.psnr_y for r in rows}
-    lines = [f"Profile `{s.profile}`" + (f" with overrides {s.overrides}" if s.overrides else "")
-             + f": {s.profile_notes}.", "",
-             "PSNR-Y (dB), protocol `ddir` (docs/protocols.md: Y of float predictions clamped to [0, 1], shave ceil(s), "
-             "mean of per-image PSNRs). Full tables: `bench/results.md`.", ""]
-    seen = [x for x in scales if x in cfg.train_scales]
-    unseen = [x for x in scales if x not in cfg.train_scales]
-    for title, group in (("training scales", seen), ("unseen scales", unseen)):
-        if not group:
-            continue
-        lines += [f"### {title}", "", "| method | " + " | ".join(f"x{x:g}" for x in group) + " |",
-                  "|---|" + "---:|" * len(group)]
-        for m, e in methods:
-            vals = [psnr.get((m, e, x)) for x in group]
-            best = [max(psnr.get((mm, ee, x), float("-inf")) for mm, ee in methods) for x in group]
-            cells = [("-" if v is None else (f"**{v:.2f}**" if v == b else f"{v:.2f}")) for v, b in zip(vals, best)]
-            label = m if e in ("-", "") else f"{e.upper()}-{m}"
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
-        lines.append("")
-    lines += _verdicts(psnr, methods, scales, _epochs(s))
-    for fig, caption in (("bench/psnr_vs_scale.png", "PSNR-Y against scale"),
-                         ("bench/crops.png", "Qualitative crops")):
+    profile = [f"Profile `{s.profile}`" + (f" with overrides {s.overrides}" if s.overrides else "")
+               + f": {s.profile_notes}.", ""]
+    psnr, methods, scales = _table_inputs(s.rows)
+    if not s.pretrained_rows:  # a record of a release before the pretrained models
+        lines = [*profile, f"{PROTOCOL_SENTENCE}. Full tables: `bench/results.md`.", "",
+                 *_psnr_tables(psnr, methods, scales, cfg, "###"), *_verdicts(psnr, methods, scales, _epochs(s))]
+        figures = (("bench/psnr_vs_scale.png", "PSNR-Y against scale"), ("bench/crops.png", "Qualitative crops"))
+    else:
+        lines = [f"{PROTOCOL_SENTENCE}, on this run's test scenes, which no model was trained on.", "",
+                 *_pretrained(s, cfg),
+                 "### Trained here from scratch", "",
+                 "Every method trained on this run's Train split, to show that the training path runs and what it "
+                 f"costs ({_iterations(s)}); at this length it is no comparison of the methods. Full tables: "
+                 "`bench/results.md`.", "", *profile, *_psnr_tables(psnr, methods, scales, cfg, "####"),
+                 *_verdicts(psnr, methods, scales, _epochs(s), pretrained_shown=True)]
+        # a short run's crops are near-grey: not shown beside the pretrained models' as if results
+        figures = (("bench/psnr_vs_scale.png", "PSNR-Y against scale, trained here from scratch"),)
+    for fig, caption in figures:
         if (out / fig).is_file():
             lines += [f"![{caption}]({fig})", ""]
     return lines
 
 
-def _verdicts(psnr: dict, methods, scales, epochs) -> list[str]:
+def _pretrained(s: BenchSummary, cfg: DemoConfig) -> list[str]:
+    psnr, methods, scales = _table_inputs(s.pretrained_rows)
+    where = cfg.models_dir or "ddir_kit/data/demo_models"
+    lines = ["### Pretrained models", "",
+             "The kit's four methods at the demo's reduced width (EDSR-baseline of 8 residual blocks of 32 channels, "
+             "MLPs 128 wide), trained by `ddir-kit demo pretrain` on virtual-camera scenes of other City100 photos "
+             f"than this run's, with another seed (`{where}`, its README.md says how), and only scored here. "
+             "Models: " + ", ".join(f"`{m}`" for m in s.pretrained_models) + ". Full tables: "
+             "`bench_pretrained/results.md`.", ""]
+    lines += _psnr_tables(psnr, methods, scales, cfg, "####")
+    bic = [k for k in methods if k[0] == "bicubic"]
+    learned = [k for k in methods if k[0] != "bicubic"]
+    ddir = next((k for k in learned if k[0] == "ddir"), None)
+    liif = next((k for k in learned if k[0] == "liif"), None)
+    if bic and learned:
+        lines += ["| scale | above bicubic | DDIR - LIIF (dB) |", "|---|---|---:|"]
+        all_above, ddir_wins = 0, 0
+        for x in scales:
+            above = [_label(k) for k in learned if psnr.get((*k, x), float("-inf")) > psnr[(*bic[0], x)]]
+            all_above += len(above) == len(learned)
+            diff = psnr[(*ddir, x)] - psnr[(*liif, x)] if ddir and liif else None
+            ddir_wins += diff is not None and diff > 0
+            lines.append(f"| x{x:g} | {', '.join(above) or 'none'} ({len(above)} of {len(learned)}) | "
+                         + ("-" if diff is None else f"{diff:+.2f}") + " |")
+        lines += ["", f"- Every learned method above bicubic at {all_above} of {_count(len(scales), 'scale')}."]
+        if ddir and liif:
+            lines.append(f"- DDIR above LIIF at {ddir_wins} of {_count(len(scales), 'scale')}.")
+        lines.append("")
+    for fig, caption in (("bench_pretrained/psnr_vs_scale.png", "PSNR-Y against scale, pretrained models"),
+                         ("bench_pretrained/crops.png", "Qualitative crops, pretrained models")):
+        lines += [f"![{caption}]({fig})", ""]
+    return lines
+
+
+def _iterations(s: BenchSummary) -> str:
+    if not s.iterations:
+        return "iterations not recorded"
+    counts = sorted(set(s.iterations.values()))
+    if len(counts) == 1:
+        return f"{_count(counts[0], 'iteration')} each"
+    return ", ".join(f"{k} {_count(v, 'iteration')}" for k, v in s.iterations.items())
+
+
+def _table_inputs(rows):
+    scales = sorted({r.scale for r in rows})
+    methods = list(dict.fromkeys((r.method, r.encoder) for r in rows))
+    psnr = {(r.method, r.encoder, r.scale): r.psnr_y for r in rows}
+    return psnr, methods, scales
+
+
+def _label(key) -> str:
+    m, e = key
+    return m if e in ("-", "") else f"{e.upper()}-{m}"
+
+
+def _psnr_tables(psnr: dict, methods, scales, cfg: DemoConfig, heading: str) -> list[str]:
+    lines = []
+    seen = [x for x in scales if x in cfg.train_scales]
+    unseen = [x for x in scales if x not in cfg.train_scales]
+    for title, group in (("training scales", seen), ("unseen scales", unseen)):
+        if not group:
+            continue
+        lines += [f"{heading} {title}", "", "| method | " + " | ".join(f"x{x:g}" for x in group) + " |",
+                  "|---|" + "---:|" * len(group)]
+        for k in methods:
+            vals = [psnr.get((*k, x)) for x in group]
+            best = [max(psnr.get((*kk, x), float("-inf")) for kk in methods) for x in group]
+            cells = [("-" if v is None else (f"**{v:.2f}**" if v == b else f"{v:.2f}")) for v, b in zip(vals, best)]
+            lines.append(f"| {_label(k)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+def _verdicts(psnr: dict, methods, scales, epochs, pretrained_shown: bool = False) -> list[str]:
     learned = [(m, e) for m, e in methods if m != "bicubic"]
     bic = [k for k in methods if k[0] == "bicubic"]
     lines, all_beat = [], bool(bic)
@@ -184,7 +265,11 @@ def _verdicts(psnr: dict, methods, scales, epochs) -> list[str]:
         d, l = ddir[0], liif[0]
         wins = sum(psnr[(*d, x)] > psnr[(*l, x)] for x in scales)
         lines.append(f"- DDIR beats LIIF at {wins} of {_count(len(scales), 'scale')}.")
-    if bic and not all_beat:
+    if bic and not all_beat and pretrained_shown:
+        lines += ["", "As expected this short: the comparison is that of the pretrained models above. "
+                  f"`ddir-kit demo --device cuda --epochs {LONGER_EPOCHS}` trains longer on a GPU; "
+                  "`ddir-kit bench --profile paper` is the paper's comparison."]
+    elif bic and not all_beat:
         trained = _count(epochs, "epoch") if epochs else "the profile's epochs"
         longer = (f"`ddir-kit demo --device cuda --epochs {LONGER_EPOCHS}` on a GPU to train each method "
                   f"{LONGER_EPOCHS} epochs instead of {epochs} ({LONGER_RUN_COST}), and "

@@ -19,6 +19,7 @@ from pathlib import Path
 from ..benchmark.reports import ResultRow
 from ..errors import DdirKitError
 from ..fileio import atomic_write_json, read_json
+from ..virtual_camera.card_truth import ScaleAgreement
 
 DEMO_STAGE_FORMAT = "ddir-kit/demo-stage@1"
 
@@ -111,15 +112,30 @@ class DatasetSummary:
     skipped: tuple[PairNote, ...]
     validate_pairs: dict[str, int]  # 'Train/2' -> pairs
     validate_warnings: tuple[str, ...]
+    # the dataset card (absent from records of releases before it): card.md relative to OUT,
+    # its agreement with the truth, and whether the captures came from JPEG or RAW files
+    card: str | None = None
+    card_truth: tuple[ScaleAgreement, ...] = ()
+    card_from_jpeg: bool = False
+    card_from_raw: bool = False
 
 
 @dataclass(frozen=True)
 class BenchSummary:
+    """rows, timings_s: the from-scratch run (OUT/bench), trained here with the profile and its
+    overrides. pretrained_*: the shipped models (or --models) scored on the same test scenes
+    (OUT/bench_pretrained), bicubic included; absent from records of releases before them.
+    pretrained_models: 'file sha256-prefix' of each model scored."""
+
     rows: tuple[ResultRow, ...]    # bench's rows, scale as a float
     profile: str
     profile_notes: str
     overrides: dict                # the `--set` overrides of the profile
     timings_s: dict[str, list]     # method label -> [train s or None, test s]
+    pretrained_rows: tuple[ResultRow, ...] = ()
+    pretrained_timings_s: dict[str, list] = dataclasses.field(default_factory=dict)
+    pretrained_models: tuple[str, ...] = ()
+    iterations: dict[str, int] = dataclasses.field(default_factory=dict)  # from-scratch label -> iterations
 
 
 StageSummary = CalibrateSummary | CaptureSummary | RegisterSummary | DatasetSummary | BenchSummary
@@ -156,9 +172,11 @@ def read_stage_record(out: str | Path, stage: str) -> StageRecord:
 
 
 def _build(cls, d: dict):
-    """A summary dataclass from its JSON object, nested dataclasses and tuples included."""
+    """A summary dataclass from its JSON object, nested dataclasses and tuples included; a field
+    with a default may be missing (a record of a release before it)."""
     hints = typing.get_type_hints(cls)
-    return cls(**{f.name: _value(hints[f.name], d[f.name]) for f in dataclasses.fields(cls)})
+    return cls(**{f.name: _value(hints[f.name], d[f.name]) for f in dataclasses.fields(cls)
+                  if f.name in d or (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)})
 
 
 def _value(hint, v):
