@@ -106,20 +106,28 @@ def build_outside(name: str, target: str, args: dict) -> nn.Module:
     return model
 
 
-class QueryMethod(nn.Module):
-    """An outside query-form model behind the kit's model interface."""
+class _Wrapped(nn.Module):
+    """What both forms take from the wrapped model: its spec, receptive radius and label."""
 
     trainable = True
-    form = QUERY
 
     def __init__(self, inner: nn.Module, spec: dict):
         super().__init__()
         self.inner = inner
         self.spec = dict(spec)
-        self.uses_deform_target = bool(getattr(inner, "uses_deform_target", False))
         radius = getattr(inner, "receptive_radius_px", None)
         self.receptive_radius_px = None if radius is None else int(radius)
         self.label = str(getattr(inner, "label", type(inner).__name__))
+
+
+class QueryMethod(_Wrapped):
+    """An outside query-form model behind the kit's model interface."""
+
+    form = QUERY
+
+    def __init__(self, inner: nn.Module, spec: dict):
+        super().__init__(inner, spec)
+        self.uses_deform_target = bool(getattr(inner, "uses_deform_target", False))
 
     def forward(self, lr: torch.Tensor, coord: torch.Tensor, cell: torch.Tensor) -> ModelOutput:
         return _as_output(self.inner(lr, coord, cell))
@@ -153,24 +161,18 @@ class QueryMethod(nn.Module):
                                f"{tuple(out.rgb.shape)} on a probe batch of 16 queries; the query form returns (N, Q, 3)")
 
 
-class ImageMethod(nn.Module):
+class ImageMethod(_Wrapped):
     """An outside (or the kit's own fixed-scale) image-form model behind the kit's interface.
 
     scales: the one scale this instance upscales by (a model built per scale), or None (any)."""
 
-    trainable = True
     form = IMAGE
     uses_deform_target = False
 
     def __init__(self, inner: nn.Module, spec: dict):
-        super().__init__()
-        self.inner = inner
-        self.spec = dict(spec)
+        super().__init__(inner, spec)
         scale = spec.get("scale")
         self.scale = None if scale is None else float(scale)
-        radius = getattr(inner, "receptive_radius_px", None)
-        self.receptive_radius_px = None if radius is None else int(radius)
-        self.label = str(getattr(inner, "label", type(inner).__name__))
 
     def upscale_image(self, lr: torch.Tensor, size_hw: tuple[int, int]) -> torch.Tensor:
         if self.scale is not None:
