@@ -102,15 +102,15 @@ def _stage_figure(o) -> str:
 
 
 def _bench_figure(s) -> str:
-    if not s.pretrained_rows:
+    from ..demo.report import scale_verdicts, verdict_counts
+
+    verdicts = scale_verdicts(s.pretrained_rows)
+    if not verdicts:
         return f"{len(s.rows)} method x scale results"
-    psnr = {(r.method, r.scale): r.psnr_y for r in s.pretrained_rows}
-    scales = sorted({r.scale for r in s.pretrained_rows})
-    learned = sorted({r.method for r in s.pretrained_rows} - {"bicubic"})
-    above = sum(all(psnr[(m, x)] > psnr[("bicubic", x)] for m in learned) for x in scales)
-    text = f"pretrained: every learned method above bicubic at {above} of {len(scales)} scales"
-    if {"ddir", "liif"} <= set(learned):
-        text += f", DDIR above LIIF at {sum(psnr[('ddir', x)] > psnr[('liif', x)] for x in scales)}"
+    above, ddir_wins = verdict_counts(verdicts)
+    text = f"pretrained: every learned method above bicubic at {above} of {len(verdicts)} scales"
+    if ddir_wins is not None:
+        text += f", DDIR above LIIF at {ddir_wins}"
     return text + f"; from scratch: {len(s.rows)} method x scale results"
 
 

@@ -4,6 +4,7 @@ camera's truth and the time taken; the benchmark tables and figures."""
 from __future__ import annotations
 
 import platform
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DdirKitError
@@ -186,28 +187,55 @@ def _pretrained(s: BenchSummary, cfg: DemoConfig) -> list[str]:
              "Models: " + ", ".join(f"`{m}`" for m in s.pretrained_models) + ". Full tables: "
              "`bench_pretrained/results.md`.", ""]
     lines += _psnr_tables(psnr, methods, scales, cfg, "####")
-    bic = [k for k in methods if k[0] == "bicubic"]
-    learned = [k for k in methods if k[0] != "bicubic"]
-    ddir = next((k for k in learned if k[0] == "ddir"), None)
-    liif = next((k for k in learned if k[0] == "liif"), None)
-    if bic and learned:
+    verdicts = scale_verdicts(s.pretrained_rows)
+    if verdicts:
         lines += ["| scale | above bicubic | DDIR - LIIF (dB) |", "|---|---|---:|"]
-        all_above, ddir_wins = 0, 0
-        for x in scales:
-            above = [_label(k) for k in learned if psnr.get((*k, x), float("-inf")) > psnr[(*bic[0], x)]]
-            all_above += len(above) == len(learned)
-            diff = psnr[(*ddir, x)] - psnr[(*liif, x)] if ddir and liif else None
-            ddir_wins += diff is not None and diff > 0
-            lines.append(f"| x{x:g} | {', '.join(above) or 'none'} ({len(above)} of {len(learned)}) | "
-                         + ("-" if diff is None else f"{diff:+.2f}") + " |")
-        lines += ["", f"- Every learned method above bicubic at {all_above} of {_count(len(scales), 'scale')}."]
-        if ddir and liif:
-            lines.append(f"- DDIR above LIIF at {ddir_wins} of {_count(len(scales), 'scale')}.")
+        for v in verdicts:
+            lines.append(f"| x{v.scale:g} | {', '.join(_label(k) for k in v.above) or 'none'} "
+                         f"({len(v.above)} of {v.learned}) | "
+                         + ("-" if v.ddir_minus_liif is None else f"{v.ddir_minus_liif:+.2f}") + " |")
+        all_above, ddir_wins = verdict_counts(verdicts)
+        lines += ["", f"- Every learned method above bicubic at {all_above} of {_count(len(verdicts), 'scale')}."]
+        if ddir_wins is not None:
+            lines.append(f"- DDIR above LIIF at {ddir_wins} of {_count(len(verdicts), 'scale')}.")
         lines.append("")
     for fig, caption in (("bench_pretrained/psnr_vs_scale.png", "PSNR-Y against scale, pretrained models"),
                          ("bench_pretrained/crops.png", "Qualitative crops, pretrained models")):
         lines += [f"![{caption}]({fig})", ""]
     return lines
+
+
+@dataclass(frozen=True)
+class ScaleVerdict:
+    """At one scale: the learned methods ((method, encoder) keys) above bicubic, out of how many,
+    and DDIR's PSNR-Y minus LIIF's (None unless both are in the rows)."""
+
+    scale: float
+    above: tuple
+    learned: int
+    ddir_minus_liif: float | None
+
+
+def scale_verdicts(rows) -> list[ScaleVerdict]:
+    """Per scale, which learned methods beat bicubic and DDIR's margin over LIIF, from bench rows;
+    empty without a bicubic row or a learned method."""
+    psnr, methods, scales = _table_inputs(rows)
+    bic = [k for k in methods if k[0] == "bicubic"]
+    learned = [k for k in methods if k[0] != "bicubic"]
+    if not bic or not learned:
+        return []
+    ddir = next((k for k in learned if k[0] == "ddir"), None)
+    liif = next((k for k in learned if k[0] == "liif"), None)
+    return [ScaleVerdict(x, tuple(k for k in learned if psnr.get((*k, x), float("-inf")) > psnr[(*bic[0], x)]),
+                         len(learned), psnr[(*ddir, x)] - psnr[(*liif, x)] if ddir and liif else None)
+            for x in scales]
+
+
+def verdict_counts(verdicts: list[ScaleVerdict]) -> tuple[int, int | None]:
+    """(scales where every learned method beats bicubic, scales where DDIR beats LIIF or None)."""
+    all_above = sum(len(v.above) == v.learned for v in verdicts)
+    margins = [v.ddir_minus_liif for v in verdicts]
+    return all_above, (None if None in margins else sum(d > 0 for d in margins))
 
 
 def _iterations(s: BenchSummary) -> str:
