@@ -20,7 +20,7 @@ import cv2
 
 from ..errors import DdirKitError
 from ..fileio import atomic_path, atomic_write_json
-from ..scales import as_fraction, scale_tag
+from ..scales import as_fraction
 from .layout import scale_dirs
 
 STAND_IN_TRAIN_SCALES = tuple(Fraction(s).limit_denominator(10) for s in (1.5, 2, 2.5, 3, 3.5, 4))
@@ -57,9 +57,7 @@ def build_city100(src_dir: str | Path, out_dir: str | Path, scale: float | str =
             raise DdirKitError(f"{w}x{h} is not divisible by the scale {float(s):g}", hr_path)
         lr = cv2.resize(low, (int(lw), int(lh)), interpolation=cv2.INTER_AREA)
         for folder, img in ((hr_dir, hr), (lr_dir, lr)):
-            with atomic_path(folder / name) as tmp:
-                if not cv2.imwrite(str(tmp), img):
-                    raise DdirKitError("PNG write failed", folder / name)
+            _write_png(folder / name, img)
     atomic_write_json(out_dir / "city100.json", {
         "source": "City100 Nikon pairs", "source_dir": str(src_dir), "scale": float(s),
         "lr": "L image area-downscaled (cv2.INTER_AREA) by the scale", "n_train": n_train, "n_test": n_test})
@@ -80,12 +78,6 @@ def build_stand_ins(src_dir: str | Path, out_dir: str | Path) -> dict[str, Path]
             raise DdirKitError(f"needs a readable City100 HR photo of at least {least_hw[1]} x {least_hw[0]} px", path)
         return img[0:320, 0:480]  # at most 480 x 320: the stand-ins stay small
 
-    def write(path: Path, img) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            if not cv2.imwrite(str(tmp), img):
-                raise DdirKitError("PNG write failed", path)
-
     arbi = out_dir / "realarbisr"
     for split, idx, scales in (("Train", (1, 2), STAND_IN_TRAIN_SCALES), ("Test", (3,), STAND_IN_TEST_SCALES)):
         for i in idx:
@@ -93,20 +85,27 @@ def build_stand_ins(src_dir: str | Path, out_dir: str | Path) -> dict[str, Path]
             lw, lh = 60, 40  # multiples of every denominator (2, 10)
             lr = cv2.resize(img, (lw, lh), interpolation=cv2.INTER_AREA)
             for s in scales:
-                hr = cv2.resize(img, (int(lw * s), int(lh * s)), interpolation=cv2.INTER_AREA)
-                write(arbi / split / f"HR{scale_tag(s)}" / f"p{i}.png", hr)
-                write(arbi / split / f"LR{scale_tag(s)}" / f"p{i}.png", lr)
+                hr_dir, lr_dir = scale_dirs(arbi, split, s)
+                _write_png(hr_dir / f"p{i}.png", cv2.resize(img, (int(lw * s), int(lh * s)), interpolation=cv2.INTER_AREA))
+                _write_png(lr_dir / f"p{i}.png", lr)
     realsr = out_dir / "realsr"
     for split, idx in (("Train", (4, 5)), ("Test", (6,))):
         for i in idx:
             img = crop(i, (243, 363))
             for s in (2, 3, 4):
                 d = realsr / "Canon" / split / str(s)
-                write(d / f"Canon_{i:03d}_HR.png", img[:240 + s - 1, :360 + s - 1])  # version 3: HR beyond s x LR
-                write(d / f"Canon_{i:03d}_LR{s}.png",
+                _write_png(d / f"Canon_{i:03d}_HR.png", img[:240 + s - 1, :360 + s - 1])  # version 3: HR beyond s x LR
+                _write_png(d / f"Canon_{i:03d}_LR{s}.png",
                       cv2.resize(img[:240, :360], (360 // s, 240 // s), interpolation=cv2.INTER_AREA))
     div2k = out_dir / "div2k"
     for folder, idx in (("DIV2K_train_HR", (7, 8)), ("DIV2K_valid_HR", (9,))):
         for i in idx:
-            write(div2k / folder / f"{i:04d}.png", crop(i, (200, 300))[:200, :300])
+            _write_png(div2k / folder / f"{i:04d}.png", crop(i, (200, 300))[:200, :300])
     return {"realarbisr": arbi, "realsr": realsr, "div2k": div2k}
+
+
+def _write_png(path: Path, img) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), img):
+            raise DdirKitError("PNG write failed", path)
