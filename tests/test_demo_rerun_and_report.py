@@ -14,6 +14,7 @@ from ddir_kit.cli import cli
 from ddir_kit.demo import config as demo_config_module
 from ddir_kit.demo.pipeline import StagePlan, run_demo
 from ddir_kit.demo.report import _verdicts
+from ddir_kit.errors import DdirKitError
 
 from test_file_formats_stages import DEMO, _fixture_demo_config
 
@@ -85,3 +86,21 @@ def test_the_under_training_note_counts_the_run_s_own_epochs():
     long = " ".join(_verdicts(psnr, methods, [2.0], 200))
     assert "for 200 epochs," in long and "--epochs 100" not in long  # no advice to train less
     assert "liif beats bicubic at 0 of 1 scale." in one and "DDIR beats LIIF at 1 of 1 scale." in one
+
+
+def test_until_stops_after_a_stage_and_a_later_run_resumes_there(old_demo):
+    (old_demo / "stages" / "bench.json").unlink()
+    r = CliRunner().invoke(cli, ["demo", "--fast", "--out", str(old_demo), "--until", "dataset"])
+    assert r.exit_code == 0, r.output
+    assert "[bench    ] left out: the run stopped after dataset (--until)" in r.output
+    assert "| left out: the run stopped after dataset |" in (old_demo / "report.md").read_text()
+    plans = []
+    run_demo(old_demo, _fixture_demo_config(), on_plan=plans.append, until="register")
+    assert [p.action for p in plans[0]] == ["keep", "keep", "keep", "leave", "leave"]
+    with pytest.raises(DdirKitError, match="no demo stage 'crop'"):
+        run_demo(old_demo, _fixture_demo_config(), until="crop")
+    from ddir_kit.cli.demo_command import demo
+    from ddir_kit.demo.pipeline import STAGES
+
+    (until,) = [p for p in demo.params if p.name == "until"]
+    assert tuple(until.type.choices) == STAGES  # the option's list is the pipeline's

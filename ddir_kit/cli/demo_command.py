@@ -24,8 +24,11 @@ def register_commands(cli: click.Group) -> None:
               help="training precision; bf16 trains in about 0.55x the time on a CPU with native bf16")
 @click.option("--models", type=PATH, default=None,
               help="pretrained models to score: a folder `ddir-kit demo pretrain` wrote (default: the shipped ones)")
+@click.option("--until", type=click.Choice(["calibrate", "capture", "register", "dataset", "bench"]), default="bench",
+              show_default=True, help="stop after this stage (dataset: the dataset and its card, no bench); "
+                                      "a later run without it resumes there")
 @click.pass_context
-def demo(ctx, out, seed, fast, keep_going, device, epochs, precision, models):
+def demo(ctx, out, seed, fast, keep_going, device, epochs, precision, models, until):
     """Run the whole flow on the virtual zoom camera and write OUT/report.md.
 
     Calibrate a virtual zoom lens from a checkerboard sweep, shoot scenes at the calibrated
@@ -52,7 +55,7 @@ def demo(ctx, out, seed, fast, keep_going, device, epochs, precision, models):
         kept = [p.name for p in plan if p.action == "keep"]
         redo.update(p.name for p in plan if p.action == "redo")
         if kept or redo:
-            again = [p.name for p in plan if p.action != "keep"]
+            again = [p.name for p in plan if p.action in ("run", "redo")]
             click.echo(f"resuming {out}: keeping {', '.join(kept) or 'no stage'} (finished in an earlier run); "
                        f"running {', '.join(again) or 'nothing'}")
 
@@ -71,10 +74,14 @@ def demo(ctx, out, seed, fast, keep_going, device, epochs, precision, models):
             click.echo(f"[{o.name:9s}] kept from an earlier run (it took {o.seconds:.0f} s then)"
                        + (f": {figure}" if figure else ""))
             return
+        if o.status == "left out":
+            click.echo(f"[{o.name:9s}] left out: {o.error} (--until)")
+            return
         extra = f": {o.error}" if o.error else (f" ({figure})" if figure else "")
         click.echo(f"[{o.name:9s}] {o.status} in {o.seconds:.0f} s{extra}")
 
-    outcomes = run_demo(out, config, keep_going=keep_going, on_start=on_start, on_end=on_end, on_plan=on_plan)
+    outcomes = run_demo(out, config, keep_going=keep_going, on_start=on_start, on_end=on_end, on_plan=on_plan,
+                        until=until)
     report = write_report(out, config, outcomes)
     click.echo(f"report: {report}")
     failed = [o.name for o in outcomes if o.status in ("failed", "not run")]

@@ -30,7 +30,7 @@ class StageOutcome:
     """summary: what the stage measured (None when it did not finish)."""
 
     name: str
-    status: str  # "done", "skipped" (finished in an earlier run), "failed", "not run"
+    status: str  # "done", "skipped" (finished in an earlier run), "failed", "not run", "left out" (after until)
     seconds: float
     summary: StageSummary | None
     error: str | None = None
@@ -43,7 +43,7 @@ class StagePlan:
     action: 'run' (the folder's first run), 'keep' (finished in an earlier run: its record
     and files are used as they are; earlier_seconds is the time it took then) or 'redo' (an
     earlier run in this folder did not finish it: it runs again, and keeps what that run
-    finished inside it, STAGE_RESUMES)."""
+    finished inside it, STAGE_RESUMES); 'leave' (after the run's ``until`` stage: not run now)."""
 
     name: str
     action: str
@@ -72,26 +72,33 @@ def run_demo(out: str | Path, config: DemoConfig, keep_going: bool = False,
              on_start: Callable[[str], None] | None = None,
              on_end: Callable[[StageOutcome], None] | None = None,
              log: Callable[[str], None] | None = None,
-             on_plan: Callable[[list[StagePlan]], None] | None = None) -> list[StageOutcome]:
-    """Run every stage into ``out``; returns one outcome per stage.
+             on_plan: Callable[[list[StagePlan]], None] | None = None,
+             until: str = STAGES[-1]) -> list[StageOutcome]:
+    """Run every stage into ``out``, or those up to ``until``; returns one outcome per stage (status
+    "left out" for those after ``until``; a later run without it resumes there).
 
     A stage that fails with DdirKitError stops the run (later stages need its files) unless
     ``keep_going``, which runs the later stages that do not depend on it. A rerun with the same
     config resumes; a folder made with another config is refused. on_plan: called once, before
     the first stage, with what the run will keep and what it will run (again).
     """
+    if until not in STAGES:
+        raise DdirKitError(f"no demo stage {until!r}; one of {', '.join(STAGES)}")
+    last = STAGES.index(until)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     resumed = (out / "demo.json").is_file()
     _claim(out, config)
     if on_plan:
-        on_plan(_plan(out, resumed))
+        on_plan(_plan(out, resumed, last))
     log = log or (lambda _m: None)
     needs = {"capture": {"calibrate"}, "register": {"capture"}, "dataset": {"register"}, "bench": {"dataset"}}
     outcomes: dict[str, StageOutcome] = {}
-    for name in STAGES:
+    for index, name in enumerate(STAGES):
         failed_deps = [d for d in needs.get(name, ()) if outcomes[d].status in ("failed", "not run")]
-        if failed_deps:
+        if index > last:
+            outcomes[name] = StageOutcome(name, "left out", 0.0, None, f"the run stopped after {until}")
+        elif failed_deps:
             outcomes[name] = StageOutcome(name, "not run", 0.0, None, f"needs {', '.join(failed_deps)}")
         elif stage_record_path(out, name).is_file():
             saved = read_stage_record(out, name)
@@ -117,10 +124,12 @@ def run_demo(out: str | Path, config: DemoConfig, keep_going: bool = False,
     return [outcomes[n] for n in STAGES]
 
 
-def _plan(out: Path, resumed: bool) -> list[StagePlan]:
+def _plan(out: Path, resumed: bool, last: int) -> list[StagePlan]:
     plan = []
-    for name in STAGES:
-        if stage_record_path(out, name).is_file():
+    for index, name in enumerate(STAGES):
+        if index > last:
+            plan.append(StagePlan(name, "leave"))
+        elif stage_record_path(out, name).is_file():
             plan.append(StagePlan(name, "keep", read_stage_record(out, name).seconds))
         else:
             plan.append(StagePlan(name, "redo" if resumed else "run"))
