@@ -161,6 +161,11 @@ def test_camera_card_holds_numbered_shots_in_shooting_order(tmp_path):
     assert read_photo(card.photos[1]).size == (400, 266)  # the DNG decodes
     truth = read_card_truth(tmp_path / "card_truth.json")
     assert truth.scenes[1].shots[2].planted == PlantedFaults(failed_exposure="under")
+    # the photos are demosaicked (Bayer body, DNG files): each shot's truth holds what that added
+    for shot in (s for scene in truth.scenes for s in scene.shots):
+        assert set(shot.demosaic_blur_px2) == {"opencv", "AHD"}
+        assert all(0.0 <= v < 0.5 for v in shot.demosaic_blur_px2.values())
+    assert max(s.demosaic_blur_px2["AHD"] for s in truth.scenes[0].shots) > 0.0
 
 
 def test_minified_rendering_does_not_alias():

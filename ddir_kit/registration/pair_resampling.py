@@ -108,6 +108,27 @@ def hr_on_lr_grid(hr_image: np.ndarray, hr_crop, scale: Fraction) -> np.ndarray:
     return cv2.resize(crop, (wl, hl), interpolation=cv2.INTER_AREA)
 
 
+def area_weight_variance_hr_px2(scale: Fraction) -> float:
+    """The blur hr_on_lr_grid adds, per axis: the variance (HR px^2) of its weights over the HR
+    pixel centres, averaged over the LR pixels of one period of the grid.
+
+    An LR pixel covers [s u, s (u + 1)] of the HR crop, and INTER_AREA weights each HR pixel by
+    its overlap with that interval. Those are point samples at the HR pixel centres, not the
+    continuous box of s HR px (variance s^2 / 12): at an integer s the weights are s equal taps,
+    (s^2 - 1) / 12, less than the box; at a fractional s the partial end pixels spread them
+    more (x1.5: 0.222 against 0.1875)."""
+    s = Fraction(scale).limit_denominator(1000)
+    variances = []
+    for u in range(s.denominator):  # the weights repeat every denominator LR pixels
+        a, b = u * s, (u + 1) * s
+        centres = np.arange(int(a), -(-b.numerator // b.denominator)) + 0.5
+        w = np.array([float(min(b, k + 1) - max(a, k)) for k in range(int(a), int(a) + len(centres))])
+        w /= w.sum()
+        mean = float(w @ centres)
+        variances.append(float(w @ (centres - mean) ** 2))
+    return float(np.mean(variances))
+
+
 def colour_transfer(lr: np.ndarray, hr_down: np.ndarray) -> np.ndarray:
     """RealSR's optional colour correction: per channel, the least-squares gain and offset that
     bring the LR onto the downscaled HR. Off by default (DDIR models the shift)."""

@@ -170,6 +170,7 @@ class VirtualShot:
     raw: float32 linear raw data in [0, 1] before white balance: HxW RGGB mosaic when the
         body has a Bayer sensor, else HxWx3.
     geometry: the exact pixel geometry. white_balance: as-shot multipliers (R, G, B).
+    demosaic_blur_px2: where measured, {demosaic: blur it adds, px^2} (demosaic_blur.py).
     """
 
     rgb: np.ndarray
@@ -179,6 +180,7 @@ class VirtualShot:
     exif: PhotoExif
     white_balance: tuple[float, float, float]
     bit_depth: int = 8
+    demosaic_blur_px2: dict[str, float] | None = None
 
 
 def shot_geometry(lens: ZoomLens, body: CameraBody, settings: ShotSettings, distortion: bool = True) -> ShotGeometry:
@@ -321,13 +323,21 @@ def _mosaic(rgb: np.ndarray) -> np.ndarray:
 
 
 def shoot(lens: ZoomLens, body: CameraBody, settings: ShotSettings, scene,
-          distance_mm: float, distortion: bool = True) -> VirtualShot:
+          distance_mm: float, distortion: bool = True, measure_demosaic: bool = False) -> VirtualShot:
     """Render one shot of a planar scene (PlanarTexture or PlanarScene) at ``distance_mm``;
-    deterministic for its settings."""
+    deterministic for its settings. measure_demosaic: also measure the blur the demosaics add
+    to this shot (for the truth of shots whose photos are demosaicked: Bayer bodies, DNG files)."""
     geometry = shot_geometry(lens, body, settings, distortion)
     optical = render_optical_image(lens, body, settings, scene, distance_mm, geometry)
+    demosaic = None
+    if measure_demosaic:
+        from .demosaic_blur import central_window, measure_demosaic_blur
+
+        response = np.asarray(body.raw_response, np.float32)
+        noise_free = np.clip(central_window(optical) * np.float32(settings.exposure_gain) * response, 0.0, 1.0)
+        demosaic = measure_demosaic_blur(noise_free, np.asarray(settings.wb_gains, np.float32) / response, body.bayer)
     rgb, raw, wb = expose(body, settings, optical)
-    return VirtualShot(rgb, raw, geometry, settings, shot_exif(lens, body, settings), wb, body.bit_depth)
+    return VirtualShot(rgb, raw, geometry, settings, shot_exif(lens, body, settings), wb, body.bit_depth, demosaic)
 
 
 def save_shot(path: str | Path, shot: VirtualShot) -> Path:

@@ -174,8 +174,11 @@ def _box_px(geometry, centre_mm, side_mm) -> list[float]:
 
 
 def _shoot_scene(scene: _Scene, targets, reference_focal_mm: float, lens: ZoomLens, body: CameraBody,
-                 seed: int, planting: Planting, textures: list[Path], start: datetime, disturb: bool):
-    """Render the HR shot and every LR shot of a scene. Yields (role, scale, shot, PlantedFaults)."""
+                 seed: int, planting: Planting, textures: list[Path], start: datetime, disturb: bool,
+                 measure_demosaic: bool):
+    """Render the HR shot and every LR shot of a scene. Yields (role, scale, shot, PlantedFaults).
+    measure_demosaic: whether the shots' photos are demosaicked (a Bayer body or DNG files), so
+    that the truth records the demosaic's blur."""
     wall = _scene_wall(scene, textures, seed)
     # HR first, then LR from long to short focal length, as a photographer zooms out
     plan = [("hr", None, reference_focal_mm)] + [("lr", s, f) for s, f in sorted(targets, key=lambda t: -t[1])]
@@ -196,7 +199,7 @@ def _shoot_scene(scene: _Scene, targets, reference_focal_mm: float, lens: ZoomLe
                 tex, obj = _moving_object(scene, textures, wall, body, planting.object_size,
                                           np.random.default_rng([seed, scene.index, k + 1, 1]))
                 planted = PlantedFaults(planted.failed_exposure, obj)
-        shot = shoot(lens, body, settings, tex, SCENE_DISTANCE_MM)
+        shot = shoot(lens, body, settings, tex, SCENE_DISTANCE_MM, measure_demosaic=measure_demosaic)
         yield role, scale, shot, planted
 
 
@@ -211,7 +214,7 @@ def _write_scene(out: Path, scene: _Scene, targets, reference_focal_mm: float, l
     hr_record = hr_truth = None
     lr_records, lr_truth = [], []
     for role, scale, shot, planted in _shoot_scene(scene, targets, reference_focal_mm, lens, body, seed,
-                                                   planting, textures, start, disturb):
+                                                   planting, textures, start, disturb, body.bayer):
         file = HR_FILE if role == "hr" else lr_file_name(scale)
         save_shot(work / file, shot)
         record = ShotRecord(role=role, file=file, scale=None if scale is None else float(scale),
@@ -223,7 +226,7 @@ def _write_scene(out: Path, scene: _Scene, targets, reference_focal_mm: float, l
         if role == "hr":
             hr_record = record
             hr_truth = HrShotTruth(file, shot.settings.focal_mm, effective_focal, shot.geometry, shot.settings,
-                                   tuple(shot.white_balance))
+                                   tuple(shot.white_balance), shot.demosaic_blur_px2)
             continue
         lr_records.append(record)
         tm = lr_to_hr_truth(shot.geometry, hr_truth.geometry)
@@ -237,7 +240,7 @@ def _write_scene(out: Path, scene: _Scene, targets, reference_focal_mm: float, l
             file, float(scale), shot.settings.focal_mm, effective_focal,
             true_scale(lens, shot.settings.focal_mm, reference_focal_mm), affine_rows(tm.affine), tm.scale,
             tm.max_deviation_px, tm.overlap_fraction, grid, shot.geometry, shot.settings,
-            tuple(shot.white_balance), planted))
+            tuple(shot.white_balance), planted, shot.demosaic_blur_px2))
     write_scene_json(work, SceneRecord(scene=name, hr=hr_record, lr=tuple(lr_records), source="virtual camera",
                                        reference_focal_mm=reference_focal_mm))
     texture = SceneTexture(scene.texture_path.name, scene.mirrored, scene.offset_mm, scene.texel_mm,
@@ -341,7 +344,7 @@ def write_camera_card(out: str | Path, n_scenes: int, *, targets: Sequence[tuple
         start = DEFAULT_START_TIME + timedelta(seconds=_SCENE_GAP_S * (index - 1))
         hr_geom, shots_truth = None, []
         for role, scale, shot, planted in _shoot_scene(scene, targets, ref, lens, body, seed, planting,
-                                                       tex_paths, start, disturb):
+                                                       tex_paths, start, disturb, body.bayer or "dng" in formats):
             stem = f"IMG_{number:04d}"
             number += 1
             files = []
@@ -351,7 +354,7 @@ def write_camera_card(out: str | Path, n_scenes: int, *, targets: Sequence[tuple
                 photos.append(path)
                 files.append(path.name)
             entry = CardShotTruth(tuple(files), role, None if scale is None else float(scale), shot.settings.focal_mm,
-                                  shot.geometry, shot.settings, planted)
+                                  shot.geometry, shot.settings, planted, demosaic_blur_px2=shot.demosaic_blur_px2)
             if role == "hr":
                 hr_geom = shot.geometry
             else:

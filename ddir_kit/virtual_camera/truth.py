@@ -233,16 +233,17 @@ class HrShotTruth:
     geometry: ShotGeometry
     settings: ShotSettings
     white_balance: tuple[float, float, float]
+    demosaic_blur_px2: dict[str, float] | None = None
 
     def to_dict(self) -> dict:
-        return dict(file=self.file, focal_mm=self.focal_mm, effective_focal_mm=self.effective_focal_mm,
-                    geometry=self.geometry.to_dict(), settings=self.settings.to_dict(),
-                    white_balance=list(self.white_balance))
+        return _with_demosaic(dict(file=self.file, focal_mm=self.focal_mm, effective_focal_mm=self.effective_focal_mm,
+                                   geometry=self.geometry.to_dict(), settings=self.settings.to_dict(),
+                                   white_balance=list(self.white_balance)), self.demosaic_blur_px2)
 
     @classmethod
     def from_dict(cls, d: dict) -> "HrShotTruth":
         return cls(d["file"], float(d["focal_mm"]), float(d["effective_focal_mm"]), ShotGeometry.from_dict(d["geometry"]),
-                   ShotSettings.from_dict(d["settings"]), tuple(d["white_balance"]))
+                   ShotSettings.from_dict(d["settings"]), tuple(d["white_balance"]), _demosaic(d))
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,7 @@ class LrShotTruth:
     settings: ShotSettings
     white_balance: tuple[float, float, float]
     planted: PlantedFaults = field(default_factory=PlantedFaults)
+    demosaic_blur_px2: dict[str, float] | None = None
 
     @property
     def affine(self) -> np.ndarray:
@@ -273,12 +275,12 @@ class LrShotTruth:
         return np.array(self.lr_to_hr, np.float64)
 
     def to_dict(self) -> dict:
-        return dict(file=self.file, scale=self.scale, focal_mm=self.focal_mm,
-                    effective_focal_mm=self.effective_focal_mm, true_scale=self.true_scale,
-                    lr_to_hr=[list(r) for r in self.lr_to_hr], affine_scale=self.affine_scale,
-                    max_deviation_px=self.max_deviation_px, overlap_fraction=self.overlap_fraction,
-                    grid=self.grid.to_dict(), geometry=self.geometry.to_dict(), settings=self.settings.to_dict(),
-                    white_balance=list(self.white_balance), planted=self.planted.to_dict())
+        return _with_demosaic(dict(
+            file=self.file, scale=self.scale, focal_mm=self.focal_mm, effective_focal_mm=self.effective_focal_mm,
+            true_scale=self.true_scale, lr_to_hr=[list(r) for r in self.lr_to_hr], affine_scale=self.affine_scale,
+            max_deviation_px=self.max_deviation_px, overlap_fraction=self.overlap_fraction, grid=self.grid.to_dict(),
+            geometry=self.geometry.to_dict(), settings=self.settings.to_dict(), white_balance=list(self.white_balance),
+            planted=self.planted.to_dict()), self.demosaic_blur_px2)
 
     @classmethod
     def from_dict(cls, d: dict) -> "LrShotTruth":
@@ -286,7 +288,7 @@ class LrShotTruth:
                    float(d["true_scale"]), _affine(d["lr_to_hr"]), float(d["affine_scale"]),
                    float(d["max_deviation_px"]), float(d["overlap_fraction"]), TruthGrid.from_dict(d["grid"]),
                    ShotGeometry.from_dict(d["geometry"]), ShotSettings.from_dict(d["settings"]),
-                   tuple(d["white_balance"]), PlantedFaults.from_dict(d.get("planted") or {}))
+                   tuple(d["white_balance"]), PlantedFaults.from_dict(d.get("planted") or {}), _demosaic(d))
 
 
 @dataclass(frozen=True)
@@ -346,6 +348,7 @@ class CardShotTruth:
     true_scale: float | None = None
     lr_to_hr: Affine | None = None
     max_deviation_px: float | None = None
+    demosaic_blur_px2: dict[str, float] | None = None
 
     @property
     def affine(self) -> np.ndarray:
@@ -360,7 +363,7 @@ class CardShotTruth:
         if self.lr_to_hr is not None:
             d.update(true_scale=self.true_scale, lr_to_hr=[list(r) for r in self.lr_to_hr],
                      max_deviation_px=self.max_deviation_px)
-        return d
+        return _with_demosaic(d, self.demosaic_blur_px2)
 
     @classmethod
     def from_dict(cls, d: dict) -> "CardShotTruth":
@@ -370,7 +373,7 @@ class CardShotTruth:
                    PlantedFaults.from_dict(d.get("planted") or {}),
                    None if d.get("true_scale") is None else float(d["true_scale"]),
                    None if lr is None else _affine(lr),
-                   None if d.get("max_deviation_px") is None else float(d["max_deviation_px"]))
+                   None if d.get("max_deviation_px") is None else float(d["max_deviation_px"]), _demosaic(d))
 
 
 @dataclass(frozen=True)
@@ -455,6 +458,18 @@ def _load(path: Path, cls):
         return cls.from_dict(d)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise DdirKitError(f"malformed truth file ({type(e).__name__}: {e})", path) from None
+
+
+def _with_demosaic(d: dict, demosaic: dict | None) -> dict:
+    if demosaic is not None:
+        d["demosaic_blur_px2"] = {k: float(v) for k, v in demosaic.items()}
+    return d
+
+
+def _demosaic(d: dict) -> dict[str, float] | None:
+    """A shot's demosaic blur; None in files written before the camera measured it."""
+    v = d.get("demosaic_blur_px2")
+    return None if v is None else {str(k): float(x) for k, x in v.items()}
 
 
 def affine_rows(a: np.ndarray) -> Affine:
