@@ -48,7 +48,7 @@ def write_experiment_tables(exp, results, out_dir: Path, profile: Profile, datas
     cols = _columns(exp)
     has_paper = exp.paper_table is not None
     md = [f"# {exp.title}", "",
-          f"Each cell: this run / the paper's figure (this run minus the paper's)." if has_paper
+          "Each cell: this run / the paper's figure (this run minus the paper's)." if has_paper
           else "The paper prints no figures for this experiment: each cell is this run's.",
           "", f"- Profile: `{profile.name}`{_changed(profile)} - {profile.notes}"]
     md += [f"- {key}: `{path}`" for key, path in datasets.items()]

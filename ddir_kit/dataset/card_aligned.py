@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import DdirKitError
 from ..registration.pair_record import PAIR_JSON, PairRecord
-from ..scales import as_fraction, scale_tag
+from ..scales import scale_tag
 
 
 def _pair_fields(path: Path) -> dict:
