@@ -97,6 +97,17 @@ def test_until_stops_after_a_stage_and_a_later_run_resumes_there(old_demo):
     plans = []
     run_demo(old_demo, _fixture_demo_config(), on_plan=plans.append, until="register")
     assert [p.action for p in plans[0]] == ["keep", "keep", "keep", "leave", "leave"]
+
+    class Stop(Exception):
+        pass
+
+    def stop(plan):
+        plans.append(plan)
+        raise Stop
+
+    with pytest.raises(Stop):  # the bench was left out, never started: it runs, not "again"
+        run_demo(old_demo, _fixture_demo_config(), on_plan=stop)
+    assert [p.action for p in plans[-1]] == ["keep", "keep", "keep", "keep", "run"]
     with pytest.raises(DdirKitError, match="no demo stage 'crop'"):
         run_demo(old_demo, _fixture_demo_config(), until="crop")
     from ddir_kit.cli.demo_command import demo

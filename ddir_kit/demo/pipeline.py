@@ -91,6 +91,7 @@ def run_demo(out: str | Path, config: DemoConfig, keep_going: bool = False,
     _claim(out, config)
     if on_plan:
         on_plan(_plan(out, resumed, last))
+    _note_left_out(out, STAGES[last + 1:])
     log = log or (lambda _m: None)
     needs = {"capture": {"calibrate"}, "register": {"capture"}, "dataset": {"register"}, "bench": {"dataset"}}
     outcomes: dict[str, StageOutcome] = {}
@@ -126,14 +127,27 @@ def run_demo(out: str | Path, config: DemoConfig, keep_going: bool = False,
 
 def _plan(out: Path, resumed: bool, last: int) -> list[StagePlan]:
     plan = []
+    left_out = set(read_json(out / "demo.json").get("left_out", ())) if resumed else set()
     for index, name in enumerate(STAGES):
         if index > last:
             plan.append(StagePlan(name, "leave"))
+        elif name in left_out and not stage_record_path(out, name).is_file():
+            plan.append(StagePlan(name, "run"))  # an earlier run stopped before it (--until), never started it
         elif stage_record_path(out, name).is_file():
             plan.append(StagePlan(name, "keep", read_stage_record(out, name).seconds))
         else:
             plan.append(StagePlan(name, "redo" if resumed else "run"))
     return plan
+
+
+def _note_left_out(out: Path, names) -> None:
+    """demo.json's ``left_out``: the stages this run leaves out (``until``) that no run finished, so
+    that a later run says it runs them for the first time rather than again."""
+    path = out / "demo.json"
+    record = read_json(path)
+    left = [n for n in names if not stage_record_path(out, n).is_file()]
+    if record.get("left_out", []) != left:
+        atomic_write_json(path, {**record, "left_out": left})
 
 
 def _claim(out: Path, config: DemoConfig) -> None:
@@ -297,7 +311,8 @@ def _stage_dataset(out: Path, cfg: DemoConfig, log) -> DatasetSummary:
                           validate_pairs={f"{k[0]}/{k[1]}": v for k, v in check.pairs.items()},
                           validate_warnings=tuple(str(w) for w in check.warnings),
                           card=str(card.card_md.relative_to(out)), card_truth=truth.scales,
-                          card_from_jpeg=truth.jpeg_sources, card_from_raw=truth.raw_sources)
+                          card_from_jpeg=truth.jpeg_sources, card_from_raw=truth.raw_sources,
+                          card_demosaic_in_truth=truth.demosaic_in_truth)
 
 
 # ----------------------------------------------------------------------------------------
