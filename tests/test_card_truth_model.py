@@ -124,3 +124,14 @@ def test_the_predicted_lr_photo_integrates_linear_light_over_each_lr_pixel():
     lifts = [float(_predicted_lr_photo(fine, (0, 0), shot, shot, lens, Fraction(s))[12:-12, 12:-12].mean()) - pixelwise
              for s in (2, 4)]
     assert 0.003 < lifts[0] < lifts[1]
+
+
+def test_scales_within_counts_the_scales_that_agree_on_all_three():
+    from ddir_kit.virtual_camera.card_truth import ScaleAgreement, TruthComparison
+
+    def agreement(scale, gain_error, blur_error):
+        return ScaleAgreement(scale, 1, (1.0 + gain_error, 1.0, 1.0), (1.0, 1.0, 1.0), (0.0,) * 3, (0.0,) * 3,
+                              1, 0.3 + blur_error, 0.3)
+
+    cmp = TruthComparison((agreement(2, 0.0, 0.0), agreement(3, 0.03, 0.0), agreement(4, 0.0, 0.2)))
+    assert cmp.scales_within == 1 and not cmp.photometric_ok and not cmp.blur_ok

@@ -77,9 +77,9 @@ def test_the_report_gives_per_scale_verdicts_from_the_pretrained_models_and_labe
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "crops.png").write_bytes(b"")
     text = "\n".join(_bench(s, DEFAULT, tmp_path))
-    assert "| x2 | EDSR-liif, EDSR-ddir (2 of 2) | +0.50 |" in text
-    assert "| x2.3 | EDSR-liif, EDSR-ddir (2 of 2) | -0.10 |" in text
-    assert "| x3 | EDSR-ddir (1 of 2) | +0.40 |" in text
+    assert "| x2 | EDSR-LIIF, EDSR-DDIR (2 of 2) | +0.50 |" in text
+    assert "| x2.3 | EDSR-LIIF, EDSR-DDIR (2 of 2) | -0.10 |" in text
+    assert "| x3 | EDSR-DDIR (1 of 2) | +0.40 |" in text
     assert "- Every learned method above bicubic at 2 of 3 scales." in text
     assert "- DDIR above LIIF at 2 of 3 scales." in text
     assert "`liif-edsr.pt 0123456789ab`" in text

@@ -242,7 +242,8 @@ def _fixture_demo_config():
                                sweep_focals_mm=(24, 30, 38, 48, 60, 75, 90, 105), jobs=1)
 
 
-ADDED_SINCE = {"dataset": {"card": None, "card_truth": [], "card_from_jpeg": False, "card_from_raw": False},
+ADDED_SINCE = {"dataset": {"card": None, "card_truth": [], "card_from_jpeg": False, "card_from_raw": False,
+                           "card_demosaic_in_truth": False},
                "bench": {"pretrained_rows": [], "pretrained_timings_s": {}, "pretrained_models": [], "iterations": {}}}
 
 
@@ -298,8 +299,10 @@ def test_an_old_demo_folder_resumes_every_stage_and_reports_as_it_did(tmp_path):
     assert {o.name: _stage_figure(o) for o in outcomes} == _json(DEMO / "stage_figures.json")
     # the old report, with the words this release changed on purpose: the status of a stage a
     # rerun keeps, the protocol's doc, the under-training note computed from the run's epochs, and
-    # the stage titles (the dataset stage makes the card; the bench scores pretrained models too)
+    # the stage titles (the dataset stage makes the card; the bench scores pretrained models too),
+    # and the methods' names in its tables (as bench writes them)
     old = (DEMO / "report.md").read_text().replace("| done |", "| kept from an earlier run |").replace(
+        "| bicubic |", "| Bicubic |").replace("| EDSR-liif |", "| EDSR-LIIF |").replace(
         "marked *skipped*", "marked *kept from an earlier run*").replace(
         "(DESIGN.md:", "(docs/protocols.md:").replace("for 1 epochs,", "for 1 epoch,").replace(
         "to train ten times longer (", "to train each method 100 epochs instead of 1 (").replace(

@@ -102,7 +102,13 @@ def _stage_figure(o) -> str:
         return (f"{s.ok} pairs" + (f" ({kept} kept from the earlier run)" if kept else "")
                 + f", median corner error {s.median_corner_error_lr_px:.4f} LR px, {len(s.rejected)} rejected")
     if o.name == "dataset":
-        return f"{s.files} pairs of files, {len(s.test_scenes)} test scenes"
+        line = f"{s.files} pairs of files, {len(s.test_scenes)} test scenes"
+        if s.card_truth:
+            from ..virtual_camera.card_truth import TruthComparison
+
+            line += (f"; the card agrees with the camera's settings at {TruthComparison(s.card_truth).scales_within} "
+                     f"of {len(s.card_truth)} scales")
+        return line
     if o.name == "bench":
         return _bench_figure(s)
     return ""

@@ -143,8 +143,8 @@ def _dataset(s: DatasetSummary, cfg: DemoConfig, out: Path) -> list[str]:
 def _card(s: DatasetSummary) -> list[str]:
     from ..virtual_camera.card_truth import TruthComparison
 
-    truth = TruthComparison(s.card_truth,
-                            jpeg_sources=s.card_from_jpeg, raw_sources=s.card_from_raw)
+    truth = TruthComparison(s.card_truth, jpeg_sources=s.card_from_jpeg, raw_sources=s.card_from_raw,
+                            demosaic_in_truth=s.card_demosaic_in_truth)
     return [f"The dataset card, `{s.card}` (`ddir-kit card`: per scale the photometric shift of the LR against the "
             "HR and the relative blur registration measured), against the truth:", "", *truth.markdown_lines(), ""]
 
@@ -255,8 +255,11 @@ def _table_inputs(rows):
 
 
 def _label(key) -> str:
+    """A method's name as bench's tables write it ('EDSR-LIIF', 'Bicubic')."""
+    from ..models.registry import method_label
+
     m, e = key
-    return m if e in ("-", "") else f"{e.upper()}-{m}"
+    return method_label(m, None if e in ("-", "") else e)
 
 
 def _psnr_tables(psnr: dict, methods, scales, cfg: DemoConfig, heading: str) -> list[str]:

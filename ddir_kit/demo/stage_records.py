@@ -113,11 +113,13 @@ class DatasetSummary:
     validate_pairs: dict[str, int]  # 'Train/2' -> pairs
     validate_warnings: tuple[str, ...]
     # the dataset card (absent from records of releases before it): card.md relative to OUT,
-    # its agreement with the truth, and whether the captures came from JPEG or RAW files
+    # its agreement with the truth, whether the captures came from JPEG or RAW files, and whether
+    # the blur truth holds the demosaic the camera measured (records before it: False)
     card: str | None = None
     card_truth: tuple[ScaleAgreement, ...] = ()
     card_from_jpeg: bool = False
     card_from_raw: bool = False
+    card_demosaic_in_truth: bool = False
 
 
 @dataclass(frozen=True)

@@ -111,13 +111,24 @@ class TruthComparison:
     raw_sources: bool = False
     demosaic_in_truth: bool = False
 
+    def _photometric_within(self, s: ScaleAgreement) -> bool:
+        return s.gain_error <= self.gain_tolerance and s.offset_error <= self.offset_tolerance
+
+    def _blur_within(self, s: ScaleAgreement) -> bool:
+        return s.blur_error is None or s.blur_error <= self.blur_tolerance_lr_px
+
     @property
     def photometric_ok(self) -> bool:
-        return all(s.gain_error <= self.gain_tolerance and s.offset_error <= self.offset_tolerance for s in self.scales)
+        return all(self._photometric_within(s) for s in self.scales)
 
     @property
     def blur_ok(self) -> bool:
-        return all(s.blur_error is None or s.blur_error <= self.blur_tolerance_lr_px for s in self.scales)
+        return all(self._blur_within(s) for s in self.scales)
+
+    @property
+    def scales_within(self) -> int:
+        """How many scales agree in gain, offset and blur."""
+        return sum(self._photometric_within(s) and self._blur_within(s) for s in self.scales)
 
     @property
     def ok(self) -> bool:
