@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -197,3 +198,18 @@ def test_bench_uses_given_checkpoints_instead_of_training(small_dataset, tiny_ru
     assert not (tmp_path / "bench" / "liif-edsr" / "state.pt").exists()
     rows = list(csv.DictReader((tmp_path / "bench" / "results.csv").open()))
     assert [(r["method"], r["encoder"], r["n_images"]) for r in rows] == [("bicubic", "-", "2"), ("liif", "edsr", "2")]
+
+
+def test_a_finished_run_is_kept_only_for_the_data_it_was_trained_on(small_dataset, tiny_run, tmp_path):
+    other = tmp_path / "other_ds"
+    shutil.copytree(small_dataset, other)
+    same = CliRunner().invoke(cli, _train_cmd(small_dataset, tiny_run, 1)[3:])
+    assert same.exit_code == 0, same.output
+    wrong = CliRunner().invoke(cli, _train_cmd(other, tiny_run, 1)[3:])
+    assert wrong.exit_code == 1 and "was trained on" in wrong.output and "use another --out" in wrong.output
+    # bench keeps its finished models only for the data they were trained on, too
+    bench = ["bench", "--methods", "liif", "--out", str(tmp_path / "bench"), "--profile", "quick",
+             "--set", "epochs=1", *TINY]
+    assert CliRunner().invoke(cli, [*bench, "--data", str(small_dataset)]).exit_code == 0
+    again = CliRunner().invoke(cli, [*bench, "--data", str(other)])
+    assert again.exit_code == 1 and "was trained on" in again.output, again.output

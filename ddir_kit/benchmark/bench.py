@@ -38,7 +38,7 @@ from .profiles import Profile
 from .reports import (MethodInfo, ResultRow, plot_crops, plot_psnr_vs_scale, row_label, write_results_csv,
                       write_results_md, write_results_tex)
 from .run_files import BenchRecord, ScoreCache, logged_seconds
-from .training import train_method
+from .training import check_trained_on, train_method
 
 
 @dataclass(frozen=True)
@@ -173,6 +173,7 @@ def run_bench(methods: list[str], data: str | Path | SRDataset, out_dir: str | P
         else:
             if ckpt is None:
                 if (run_dir / "model.pt").is_file():
+                    check_trained_on(run_dir, ds)
                     skipped.append(f"train {label}: kept, {run_dir / 'model.pt'} is finished")
                     weights = f"trained here ({run_dir.name}/model.pt, kept from an earlier run)"
                 else:

@@ -32,7 +32,7 @@ from .paper_figures import paper_figure
 from .profiles import Profile, apply_overrides
 from .reproduce_report import write_experiment_tables
 from .run_files import ScoreCache
-from .training import _TRAINING_KEYS, train_method
+from .training import _TRAINING_KEYS, check_trained_on, train_method
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def run_experiment(exp: Experiment, datasets: dict[str, str | Path], out_dir: st
             else:
                 ckpt = run_dir / "model.pt"
                 if ckpt.is_file():
-                    _check_trained_on(run_dir, opened[cell.train])
+                    check_trained_on(run_dir, opened[cell.train])
                     kept.append(f"train {run_dir.name}: kept, model.pt is finished")
                 else:
                     log(f"{'resuming' if (run_dir / 'state.pt').is_file() else 'training'} {run_dir.name}")
@@ -112,19 +112,6 @@ def run_experiment(exp: Experiment, datasets: dict[str, str | Path], out_dir: st
     if exp.crops:
         files.append(_crops_figure(exp, results, out_dir, opened, profile))
     return ReproduceResult(exp, results, files, trained, kept)
-
-
-def _check_trained_on(run_dir: Path, ds: SRDataset) -> None:
-    """A finished run is reused only for the dataset it was trained on: run folders are named by
-    the dataset's role (realarbisr, realsr, div2k), not by its path."""
-    from .run_files import RunRecord
-
-    if not (run_dir / "run.json").is_file():
-        return
-    trained_on = Path(RunRecord.read(run_dir / "run.json").dataset)
-    if trained_on.resolve() != Path(ds.root).resolve():
-        raise DdirKitError(f"was trained on {trained_on}, not on {ds.root}; use another --out for other data",
-                           run_dir)
 
 
 def _open(exp: Experiment, datasets: dict) -> dict[str, SRDataset]:

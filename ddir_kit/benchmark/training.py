@@ -121,6 +121,18 @@ def _check_resume(old: RunRecord, new: RunRecord, run_json: Path) -> tuple[Profi
     return profile, notes
 
 
+def check_trained_on(run_dir: Path, ds: SRDataset) -> None:
+    """A finished run is reused only for the dataset it was trained on: run folders are named by
+    method, encoder and profile (and by the dataset's role in reproduce), not by the data's path.
+    Raises DdirKitError otherwise; a run without run.json (written by hand) is taken as it is."""
+    run_json = Path(run_dir) / "run.json"
+    if not run_json.is_file():
+        return
+    trained_on = Path(RunRecord.read(run_json).dataset)
+    if trained_on.resolve() != Path(ds.root).resolve():
+        raise DdirKitError(f"was trained on {trained_on}, not on {ds.root}; use another --out for other data", run_dir)
+
+
 def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 
@@ -143,7 +155,8 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
     method_args: constructor arguments of the method (a method from outside takes its own; a
     fixed-scale model its ``scale``, and trains only on the Train pairs of that scale); None:
     the profile's ``method_args`` for this method.
-    A finished run (model.pt present) is skipped. An unfinished one needs ``resume=True``.
+    A finished run (model.pt present) is skipped, if it was trained on ``data`` (check_trained_on).
+    An unfinished one needs ``resume=True``.
     Under torchrun, pass nothing for ``ctx``: the process group is joined here.
     """
     from ..models import make_model, save_checkpoint
@@ -152,6 +165,7 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
     ctx = ctx or init_distributed(device)
     model_path, state_path, log_path = out_dir / "model.pt", out_dir / "state.pt", out_dir / "log.csv"
     if model_path.is_file():
+        check_trained_on(out_dir, data if isinstance(data, SRDataset) else open_dataset(data, scale))
         return TrainSummary(out_dir, model_path, 0, math.nan, 0.0, None, skipped=True)
     if state_path.is_file() and not resume:
         raise DdirKitError("an unfinished run is here; pass --resume to continue it or choose another --out", out_dir)
@@ -248,8 +262,8 @@ def train_method(method: str, data: str | Path | SRDataset, out_dir: str | Path,
             if logged:
                 rows.append((it, (it - 1) // per_epoch + 1, f"{loss_value:.6f}", f"{sched.get_last_lr()[0]:.3g}",
                              f"{elapsed0 + time.monotonic() - t0:.1f}"))
-            if progress and ctx.is_main:
-                progress(it, total, loss_value)
+            if progress and ctx.is_main:  # no loss shown before the first read (a non-finite one raises)
+                progress(it, total, None if math.isnan(loss_value) else loss_value)
             if checkpoint and it < total:
                 save(it)
     save(total)
