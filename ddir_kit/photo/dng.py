@@ -1,4 +1,5 @@
-"""Writing real DNG files (12-bit RGGB Bayer mosaic) with pidng.
+"""Writing real DNG files (12-bit RGGB Bayer mosaic) with pidng, and the RGGB mosaic itself
+(sampling one, and OpenCV's bilinear demosaic of one).
 
 The virtual camera uses this so that the RAW path of ingest and calibration runs on files
 that rawpy really decodes, with no camera at hand.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from ..errors import DdirKitError
@@ -35,6 +37,13 @@ def mosaic_rggb(rgb_linear: np.ndarray) -> np.ndarray:
     bayer[1::2, 0::2] = rgb_linear[1::2, 0::2, 1]
     bayer[1::2, 1::2] = rgb_linear[1::2, 1::2, 2]
     return bayer
+
+
+def demosaic_rggb_bilinear(bayer: np.ndarray) -> np.ndarray:
+    """An RGGB mosaic (HxW, [0, 1]) -> HxWx3 float32 by OpenCV's bilinear demosaic, on 16-bit
+    values as a camera's own JPEG engine would hold them."""
+    raw16 = np.rint(bayer * 65535).astype(np.uint16)
+    return cv2.demosaicing(raw16, cv2.COLOR_BayerRGGB2RGB).astype(np.float32) * np.float32(1 / 65535)
 
 
 def write_dng(path: str | Path, bayer: np.ndarray, exif: PhotoExif | None = None,

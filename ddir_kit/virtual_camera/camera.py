@@ -289,9 +289,9 @@ def expose(body: CameraBody, settings: ShotSettings, optical: np.ndarray):
     electrons *= np.float32(1.0) / full_well
     raw = np.clip(electrons, 0.0, 1.0, out=electrons)
     if body.bayer:
-        raw16 = np.rint(raw * 65535).astype(np.uint16)
-        camera_rgb = cv2.demosaicing(raw16, cv2.COLOR_BayerRGGB2RGB).astype(np.float32)
-        camera_rgb *= np.float32(1 / 65535)
+        from ..photo.dng import demosaic_rggb_bilinear
+
+        camera_rgb = demosaic_rggb_bilinear(raw)
     else:
         camera_rgb = raw.copy()
     wb = np.asarray(settings.wb_gains, np.float32) / response

@@ -20,10 +20,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from ..photo.dng import demosaic_rggb_bilinear, mosaic_rggb, write_dng
 from ..registration.relative_blur import gaussian_blur
 
 # The camera's own JPEG/PNG development (camera.py expose: OpenCV's bilinear demosaic).
@@ -46,9 +46,7 @@ def measure_demosaic_blur(raw_rgb: np.ndarray, white_balance, bayer: bool,
     ideal = window[..., 1]
     out = {}
     if bayer:
-        raw16 = np.rint(_mosaic(window) * 65535).astype(np.uint16)
-        out[CAMERA_DEMOSAIC] = fit_blur_variance(ideal, cv2.demosaicing(raw16, cv2.COLOR_BayerRGGB2RGB)[..., 1]
-                                                 .astype(np.float32) / 65535)
+        out[CAMERA_DEMOSAIC] = fit_blur_variance(ideal, demosaic_rggb_bilinear(mosaic_rggb(window))[..., 1])
     for name in raw_demosaics:
         out[name] = fit_blur_variance(ideal, _developed_green(window, white_balance, name))
     return out
@@ -80,20 +78,13 @@ def central_window(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rgb[y0:y0 + wh, x0:x0 + ww], np.float32)
 
 
-def _mosaic(rgb: np.ndarray) -> np.ndarray:
-    from ..photo.dng import mosaic_rggb
-
-    return mosaic_rggb(rgb)
-
-
 def _developed_green(window: np.ndarray, white_balance, demosaic: str) -> np.ndarray:
     """Green in linear light of the window written as a DNG and developed as ingest develops."""
-    from ..photo.dng import write_dng
     from ..photo.raw_develop import RawDevelopment, develop_raw
     from ..photo.srgb import srgb_to_linear
 
     r, g, b = (float(v) for v in white_balance)
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_dng(Path(tmp) / "window.dng", _mosaic(window), white_balance=(r, g, b))
+        path = write_dng(Path(tmp) / "window.dng", mosaic_rggb(window), white_balance=(r, g, b))
         rgb, _ = develop_raw(path, RawDevelopment(white_balance=(r, g, b, g), demosaic=demosaic))
     return srgb_to_linear(rgb[..., 1]).astype(np.float32)
