@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..dataset.card import CardAlignedPair, CardPairs
@@ -45,7 +44,7 @@ from ..dataset.card_measures import bicubic_resize, fit_gain_offset
 from ..errors import DdirKitError
 from ..photo.photo_io import read_photo
 from ..photo.srgb import linear_to_srgb, srgb_to_linear
-from ..registration.pair_resampling import area_weight_variance_hr_px2
+from ..registration.pair_resampling import area_weight_variance_hr_px2, hr_on_lr_grid
 from .camera import SENSOR_SUBSAMPLES, ShotSettings
 from .demosaic_blur import CAMERA_DEMOSAIC
 from .lens_model import ZoomLens
@@ -381,9 +380,7 @@ def _predicted_lr_photo(hr: np.ndarray, origin: tuple[int, int], hr_shot: _Shot,
     x4 on the demo's dataset (0.020 and 0.011 with it). No blur: the prediction keeps the HR's."""
     lin, encode_lr = _predicted_lr_linear(hr, origin, hr_shot, lr_shot, lens)
     h, w = hr.shape[:2]
-    s = Fraction(scale)
-    lr = cv2.resize(lin.astype(np.float32), (w * s.denominator // s.numerator, h * s.denominator // s.numerator),
-                    interpolation=cv2.INTER_AREA)
+    lr = hr_on_lr_grid(lin.astype(np.float32), (0, 0, w, h), Fraction(scale))
     return bicubic_resize(encode_lr(lr).astype(np.float32), (w, h))
 
 
