@@ -65,13 +65,6 @@ def _bench_method_args(text: str | None, methods: list[str]) -> dict:
                        "'{\"mypkg.mymodule:MyNet\": {\"width\": 32}}'")
 
 
-def _run_label(method: str, encoder: str) -> str:
-    """'EDSR-LIIF' for the kit's methods; an outside method has no encoder of the kit's."""
-    from ..models.registry import REGISTRY, method_label
-
-    return method_label(method, encoder) if method in REGISTRY else method
-
-
 def _is_main_rank() -> bool:
     return os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 reports
 
@@ -93,10 +86,11 @@ def train(method, encoder, method_args, dataset, data_option, out, resume, profi
     """Train one method on a dataset's Train split (torchrun for several processes)."""
     from ..benchmark.profiles import load_profile, parse_set
     from ..benchmark.training import train_method
+    from ..models.registry import method_label
 
     prof = load_profile(profile, parse_set(overrides))
     res = train_method(method, one_dataset(dataset, data_option), out, prof, encoder, resume=resume, device=device,
-                       scale=data_scale, progress=training_progress(_run_label(method, encoder)),
+                       scale=data_scale, progress=training_progress(method_label(method, encoder)),
                        method_args=None if method_args is None else _json_object(method_args, "--method-args"))
     if not _is_main_rank():
         return

@@ -131,12 +131,10 @@ def _plan(out: Path, resumed: bool, last: int) -> list[StagePlan]:
     for index, name in enumerate(STAGES):
         if index > last:
             plan.append(StagePlan(name, "leave"))
-        elif name in left_out and not stage_record_path(out, name).is_file():
-            plan.append(StagePlan(name, "run"))  # an earlier run stopped before it (--until), never started it
         elif stage_record_path(out, name).is_file():
             plan.append(StagePlan(name, "keep", read_stage_record(out, name).seconds))
-        else:
-            plan.append(StagePlan(name, "redo" if resumed else "run"))
+        else:  # never started when an earlier run stopped before it (--until): run, not redo
+            plan.append(StagePlan(name, "redo" if resumed and name not in left_out else "run"))
     return plan
 
 
